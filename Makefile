@@ -1,0 +1,44 @@
+# Ciro node. `make devnet` runs a local network; `make test` runs every test.
+# Go is the only toolchain; the targets install what else they need.
+
+GO        ?= go
+BIN       := bin
+PKGS      := ./...
+# Packages with goroutines of their own run under the race detector.
+RACE_PKGS := ./consensus/... ./node/... ./p2p/... ./storage/... ./market/... ./compute/... ./chain/...
+FUZZTIME  ?= 60s
+
+.PHONY: all build test test-unit test-race test-fuzz-short fuzz bench devnet lint tidy clean
+
+all: build
+
+build:
+	$(GO) build -o $(BIN)/ ./cmd/...
+
+test: build lint
+	$(GO) test -count=1 -timeout 25m $(PKGS)
+	$(GO) test -count=1 -race -timeout 25m -short $(RACE_PKGS)
+	$(MAKE) test-fuzz-short
+
+# Each fuzz target gets a short run in `make test`, a long one in `make fuzz`.
+test-fuzz-short:
+	@FUZZTIME=5s ./scripts/fuzz.sh
+
+fuzz:
+	@FUZZTIME=$(FUZZTIME) ./scripts/fuzz.sh
+
+bench: build
+	$(GO) test -run '^$$' -bench . -benchtime 1x -timeout 60m $(PKGS) | tee bench.out | grep '^BENCH' || true
+
+devnet: build
+	$(BIN)/ciro-node devnet
+
+lint:
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { echo "gofmt needed:"; gofmt -l $$(git ls-files '*.go'); exit 1; }
+	$(GO) vet $(PKGS)
+
+tidy:
+	$(GO) mod tidy
+
+clean:
+	rm -rf $(BIN) bench.out

@@ -1,0 +1,3 @@
+module github.com/ciro-network/ciro-node
+
+go 1.26.8
