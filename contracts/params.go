@@ -1,0 +1,160 @@
+package contracts
+
+import (
+	"encoding/json"
+	"fmt"
+
+	"github.com/holiman/uint256"
+)
+
+// Params are the protocol's governance-set parameters. They live in state, so every node reads
+// the same values. Durations are in seconds of block time; shares are in basis points.
+type Params struct {
+	// MinTxFee is the least fee a transaction may carry.
+	MinTxFee *uint256.Int `json:"min_tx_fee"`
+	// FeeBurnBps is the share of fees burned; the rest goes to the treasury. SPEC.md has it
+	// rise from 30% to 80% with network revenue; governance moves it along that schedule.
+	FeeBurnBps uint64 `json:"fee_burn_bps"`
+	// SlashBurnBps is the share of slashed stake burned; the rest goes to the treasury.
+	SlashBurnBps uint64 `json:"slash_burn_bps"`
+
+	// CIROPriceMicroUSD is the governance-set CIRO price (micro-USD per CIRO) that staking
+	// tiers are measured with.
+	CIROPriceMicroUSD uint64 `json:"ciro_price_micro_usd"`
+	// UnbondingSeconds is the unbonding cooldown per tier, indexed by Tier (TierNone first).
+	UnbondingSeconds [NumTiers]uint64 `json:"unbonding_seconds"`
+
+	// MaxValidators is N in "top N by stake".
+	MaxValidators uint32 `json:"max_validators"`
+	// MinValidatorStake is the least bonded stake that makes a validator candidate eligible.
+	MinValidatorStake *uint256.Int `json:"min_validator_stake"`
+	// MaxValidatorPower caps one validator's voting power (in whole CIRO of stake).
+	MaxValidatorPower uint64 `json:"max_validator_power"`
+
+	// SignedBlocksWindow is the number of recent blocks downtime is counted over.
+	SignedBlocksWindow uint32 `json:"signed_blocks_window"`
+	// MinSignedBps is the share of the window a validator must sign.
+	MinSignedBps uint64 `json:"min_signed_bps"`
+
+	DoubleSignSlashBps     uint64 `json:"double_sign_slash_bps"`
+	DoubleSignJailSeconds  uint64 `json:"double_sign_jail_seconds"`
+	DoubleSignReputationDn int64  `json:"double_sign_reputation_penalty"`
+	DowntimeSlashBps       uint64 `json:"downtime_slash_bps"`
+	DowntimeJailSeconds    uint64 `json:"downtime_jail_seconds"`
+	DowntimeReputationDn   int64  `json:"downtime_reputation_penalty"`
+
+	// InitialReputation is a new staker's score; scores stay within [0, MaxReputation].
+	InitialReputation int64 `json:"initial_reputation"`
+	MaxReputation     int64 `json:"max_reputation"`
+}
+
+const day = 24 * 60 * 60
+
+// DefaultParams are the values for a real network: SPEC.md's slashing table, a 1 USD CIRO
+// price, and tier cooldowns from 7 days (no tier) down to 1 day for the largest tiers, which
+// have the most to lose.
+func DefaultParams() Params {
+	return Params{
+		MinTxFee:               new(uint256.Int).Div(OneCIRO, uint256.NewInt(1000)), // 0.001 CIRO
+		FeeBurnBps:             3000,
+		SlashBurnBps:           5000,
+		CIROPriceMicroUSD:      1_000_000,
+		UnbondingSeconds:       [NumTiers]uint64{7 * day, 7 * day, 7 * day, 5 * day, 5 * day, 3 * day, 3 * day, 2 * day, 1 * day},
+		MaxValidators:          100,
+		MinValidatorStake:      CIRO(10_000),
+		MaxValidatorPower:      10_000_000,
+		SignedBlocksWindow:     21_600, // about 6 h of 1 s blocks: SPEC's "downtime over 6 h"
+		MinSignedBps:           5000,
+		DoubleSignSlashBps:     3000,
+		DoubleSignJailSeconds:  90 * day,
+		DoubleSignReputationDn: 50,
+		DowntimeSlashBps:       500,
+		DowntimeJailSeconds:    30 * day,
+		DowntimeReputationDn:   10,
+		InitialReputation:      500,
+		MaxReputation:          1000,
+	}
+}
+
+// Validate checks that the parameters are usable.
+func (p Params) Validate() error {
+	switch {
+	case p.MinTxFee == nil:
+		return fmt.Errorf("min_tx_fee is missing")
+	case p.MinValidatorStake == nil || p.MinValidatorStake.IsZero():
+		return fmt.Errorf("min_validator_stake must be positive")
+	case p.FeeBurnBps > 10_000 || p.SlashBurnBps > 10_000 || p.MinSignedBps > 10_000:
+		return fmt.Errorf("a basis-point share is above 10000")
+	case p.DoubleSignSlashBps > 10_000 || p.DowntimeSlashBps > 10_000:
+		return fmt.Errorf("a slash fraction is above 10000 bps")
+	case p.CIROPriceMicroUSD == 0:
+		return fmt.Errorf("ciro_price_micro_usd must be positive")
+	case p.MaxValidators == 0:
+		return fmt.Errorf("max_validators must be positive")
+	case p.MaxValidatorPower == 0:
+		return fmt.Errorf("max_validator_power must be positive")
+	case p.SignedBlocksWindow == 0:
+		return fmt.Errorf("signed_blocks_window must be positive")
+	case p.MaxReputation <= 0 || p.InitialReputation < 0 || p.InitialReputation > p.MaxReputation:
+		return fmt.Errorf("initial_reputation must lie in [0, max_reputation]")
+	}
+	return nil
+}
+
+func (p Params) encode() []byte {
+	b, err := json.Marshal(p) // struct fields marshal in declaration order: deterministic
+	if err != nil {
+		panic(fmt.Sprintf("contracts: params do not marshal: %v", err))
+	}
+	return b
+}
+
+// Tier is a staking tier of SPEC.md, set by the USD value of a stake.
+type Tier uint8
+
+// The tiers, lowest first. TierNone is a stake below Basic.
+const (
+	TierNone Tier = iota
+	TierBasic
+	TierPremium
+	TierEnterprise
+	TierInfrastructure
+	TierFleet
+	TierDatacenter
+	TierHyperscale
+	TierInstitutional
+	NumTiers = 9
+)
+
+var tierNames = [NumTiers]string{"none", "basic", "premium", "enterprise", "infrastructure", "fleet", "datacenter", "hyperscale", "institutional"}
+
+// tierUSD is each tier's threshold in whole USD.
+var tierUSD = [NumTiers]uint64{0, 100, 500, 2_500, 10_000, 50_000, 100_000, 250_000, 500_000}
+
+func (t Tier) String() string {
+	if int(t) < len(tierNames) {
+		return tierNames[t]
+	}
+	return "unknown"
+}
+
+// TierThresholdUSD is the whole-USD value a stake needs for tier t.
+func TierThresholdUSD(t Tier) uint64 { return tierUSD[t] }
+
+// TierFor returns the tier a stake reaches at a CIRO price in micro-USD. The USD value is
+// floor(stake × price / 10^18) micro-USD: rounding down never lifts a stake into a tier it
+// has not reached.
+func TierFor(stake *uint256.Int, priceMicroUSD uint64) Tier {
+	microUSD, overflow := mulDiv(stake, uint256.NewInt(priceMicroUSD), OneCIRO)
+	if overflow {
+		return TierInstitutional
+	}
+	tier := TierNone
+	for t := Tier(1); t < NumTiers; t++ {
+		need := new(uint256.Int).Mul(uint256.NewInt(tierUSD[t]), uint256.NewInt(1_000_000))
+		if microUSD.Cmp(need) >= 0 {
+			tier = t
+		}
+	}
+	return tier
+}

@@ -1,0 +1,150 @@
+package contracts
+
+import (
+	"bytes"
+	"encoding/binary"
+	"sort"
+	"strconv"
+
+	"github.com/holiman/uint256"
+)
+
+func uint64Str(v uint64) string { return strconv.FormatUint(v, 10) }
+
+// votingPower is a staker's CometBFT power: whole CIRO of stake, capped at MaxValidatorPower
+// so that no single stake can dominate the vote.
+func votingPower(tokens *uint256.Int, p Params) int64 {
+	whole := new(uint256.Int).Div(tokens, OneCIRO)
+	if !whole.IsUint64() || whole.Uint64() > p.MaxValidatorPower {
+		return int64(p.MaxValidatorPower)
+	}
+	return int64(whole.Uint64())
+}
+
+type candidate struct {
+	consAddr []byte
+	pubKey   []byte
+	tokens   *uint256.Int
+	power    int64
+}
+
+// eligibleValidators lists the top MaxValidators candidates by stake. Ties are broken by
+// consensus address, so the order is the same on every node.
+func (x *exec) eligibleValidators() ([]candidate, error) {
+	var list []candidate
+	var decodeErr error
+	err := iteratePrefix(x.st.kv, []byte{prefixStaker}, func(_, v []byte) bool {
+		st, err := DecodeStaker(v)
+		if err != nil {
+			decodeErr = err
+			return false
+		}
+		if !st.IsValidatorCandidate() || st.ConsAddress() == nil || st.Jailed || st.Tombstoned ||
+			st.Tokens.Lt(x.params.MinValidatorStake) {
+			return true
+		}
+		if power := votingPower(st.Tokens, x.params); power > 0 {
+			list = append(list, candidate{consAddr: st.ConsAddress(), pubKey: st.ConsPubKey, tokens: clone(st.Tokens), power: power})
+		}
+		return true
+	})
+	if err != nil {
+		return nil, err
+	}
+	if decodeErr != nil {
+		return nil, decodeErr
+	}
+	sort.Slice(list, func(i, j int) bool {
+		if c := list[i].tokens.Cmp(list[j].tokens); c != 0 {
+			return c > 0
+		}
+		return bytes.Compare(list[i].consAddr, list[j].consAddr) < 0
+	})
+	if len(list) > int(x.params.MaxValidators) {
+		list = list[:x.params.MaxValidators]
+	}
+	return list, nil
+}
+
+// updateValidatorSet compares the eligible set with the set last sent to CometBFT and returns
+// the difference, ordered by consensus address. An empty eligible set would halt the chain, so
+// in that case the current set stays and an event says why.
+func (x *exec) updateValidatorSet() ([]ValidatorUpdate, error) {
+	next, err := x.eligibleValidators()
+	if err != nil {
+		return nil, err
+	}
+	if len(next) == 0 {
+		x.emit(event("validator_set_kept", "reason", "no eligible validator"))
+		return nil, nil
+	}
+	prev := map[string]int64{}
+	var prevOrder []string
+	err = iteratePrefix(x.st.kv, []byte{prefixValset}, func(k, v []byte) bool {
+		addr := string(k[1:])
+		prev[addr] = int64(binary.BigEndian.Uint64(v))
+		prevOrder = append(prevOrder, addr)
+		return true
+	})
+	if err != nil {
+		return nil, err
+	}
+	type change struct {
+		consAddr string
+		update   ValidatorUpdate
+	}
+	var changes []change
+	inNext := map[string]bool{}
+	for _, c := range next {
+		inNext[string(c.consAddr)] = true
+		if old, ok := prev[string(c.consAddr)]; ok && old == c.power {
+			continue
+		}
+		changes = append(changes, change{string(c.consAddr), ValidatorUpdate{PubKey: c.pubKey, Power: c.power}})
+		if err := x.st.kv.Set(ValidatorSetKey(c.consAddr), binary.BigEndian.AppendUint64(nil, uint64(c.power))); err != nil {
+			return nil, err
+		}
+	}
+	for _, addr := range prevOrder {
+		if inNext[addr] {
+			continue
+		}
+		pub, err := x.consPubKey([]byte(addr))
+		if err != nil {
+			return nil, err
+		}
+		changes = append(changes, change{addr, ValidatorUpdate{PubKey: pub, Power: 0}})
+		if err := x.st.kv.Delete(ValidatorSetKey([]byte(addr))); err != nil {
+			return nil, err
+		}
+	}
+	sort.Slice(changes, func(i, j int) bool { return changes[i].consAddr < changes[j].consAddr })
+	updates := make([]ValidatorUpdate, len(changes))
+	for i, c := range changes {
+		updates[i] = c.update
+		x.emit(event("validator_update", "cons_address", hexStr([]byte(c.consAddr)), "power", strconv.FormatInt(c.update.Power, 10)))
+	}
+	return updates, nil
+}
+
+// stakerByCons finds the staker that owns a consensus address, or nil.
+func (x *exec) stakerByCons(consAddr []byte) (*Staker, error) {
+	owner, err := x.st.kv.Get(consIndexKey(consAddr))
+	if err != nil || owner == nil {
+		return nil, err
+	}
+	var a Address
+	copy(a[:], owner)
+	return x.st.staker(a)
+}
+
+func (x *exec) consPubKey(consAddr []byte) ([]byte, error) {
+	st, err := x.stakerByCons(consAddr)
+	if err != nil {
+		return nil, err
+	}
+	if st == nil {
+		return nil, Errorf(CodeInternal, "validator %x has no staker record", consAddr)
+	}
+	return st.ConsPubKey, nil
+}
