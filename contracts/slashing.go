@@ -207,7 +207,7 @@ func GraduatedPenalty(stake *uint256.Int, sevBps, historyBps uint64) (*uint256.I
 	if historyBps < 10_000 || historyBps > 30_000 {
 		return nil, Errorf(CodeInvalidArgument, "history %d bps is outside 10000..30000 (1.0..3.0)", historyBps)
 	}
-	factor := 10_000 + sevBps*sevBps/(10_000-sevBps) // ≤ 10000 + 81e6/1000 = 91000
+	factor := 10_000 + sevBps*sevBps/(10_000-sevBps)        // ≤ 10000 + 81e6/1000 = 91000
 	multiplier := uint256.NewInt(500 * factor * historyBps) // ≤ 500 × 91000 × 30000 < 2^41
 	p, _ := mulDiv(stake, multiplier, uint256.NewInt(1_000_000_000_000))
 	if p.Gt(stake) {

@@ -48,8 +48,8 @@ func SupplyKey() []byte { return []byte{prefixSupply} }
 // ValidatorSetKey is where the power last sent to CometBFT for a consensus address lives.
 func ValidatorSetKey(consAddr []byte) []byte { return append([]byte{prefixValset}, consAddr...) }
 
-func consIndexKey(consAddr []byte) []byte  { return append([]byte{prefixConsIndex}, consAddr...) }
-func signingKey(a Address) []byte          { return append([]byte{prefixSigning}, a[:]...) }
+func consIndexKey(consAddr []byte) []byte { return append([]byte{prefixConsIndex}, consAddr...) }
+func signingKey(a Address) []byte         { return append([]byte{prefixSigning}, a[:]...) }
 func unbondingKey(at, seq uint64) []byte {
 	k := make([]byte, 17)
 	k[0] = prefixUnbonding
