@@ -1,0 +1,315 @@
+package consensus
+
+import (
+	"context"
+	"encoding/hex"
+	"fmt"
+	"log/slog"
+	"sync"
+
+	abci "github.com/cometbft/cometbft/abci/types"
+	cmtproto "github.com/cometbft/cometbft/api/cometbft/types/v1"
+	lru "github.com/hashicorp/golang-lru/v2"
+
+	"github.com/ciro-network/ciro-node/contracts"
+)
+
+// AppVersion is the application's protocol version, reported in Info.
+const AppVersion uint64 = 1
+
+// Options configure an App. Zero values are usable defaults except Store.
+type Options struct {
+	// Store holds the state. Required.
+	Store StateStore
+	// Logger receives structured logs; nil discards them.
+	Logger *slog.Logger
+	// SigCacheSize bounds the cache of transactions whose signature CheckTx verified, so that
+	// FinalizeBlock does not verify them again. Zero means 100,000.
+	SigCacheSize int
+	// CheckInvariants checks the supply invariant after every block and fails the block if it
+	// breaks. It reads all state: on for tests and devnets, off in production.
+	CheckInvariants bool
+	// OnBlock, if set, is called after each Commit with the height and app hash. The node uses
+	// it for metrics and events; it must not call back into the App.
+	OnBlock func(height int64, appHash []byte, txs int)
+}
+
+// App is the Ciro ABCI 2.0 application. CometBFT calls it from several connections; a mutex
+// makes each call atomic with respect to the others.
+type App struct {
+	abci.BaseApplication
+
+	mu      sync.Mutex
+	opts    Options
+	log     *slog.Logger
+	store   StateStore
+	chainID string
+
+	// check is the mempool's view: committed state plus admitted transactions.
+	check *contracts.Cache
+	// sigOK remembers transactions whose signature verified, by hash.
+	sigOK *lru.Cache[[32]byte, struct{}]
+
+	// pending is the block FinalizeBlock executed and Commit has not yet saved.
+	pendingHeight int64
+	pendingTxs    int
+}
+
+// NewApp returns an application over opts.Store, resuming from its last committed version.
+func NewApp(opts Options) (*App, error) {
+	if opts.Store == nil {
+		return nil, fmt.Errorf("consensus: Options.Store is required")
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.SigCacheSize <= 0 {
+		opts.SigCacheSize = 100_000
+	}
+	cache, err := lru.New[[32]byte, struct{}](opts.SigCacheSize)
+	if err != nil {
+		return nil, fmt.Errorf("consensus: signature cache: %w", err)
+	}
+	a := &App{opts: opts, log: opts.Logger, store: opts.Store, sigOK: cache}
+	a.resetCheckState()
+	if id, err := a.store.GetAt(chainIDKey, 0); err == nil && id != nil {
+		a.chainID = string(id)
+	}
+	return a, nil
+}
+
+// chainIDKey keeps the chain id in state, so a restarted node knows it before InitChain.
+var chainIDKey = []byte{0xff, 'c', 'h', 'a', 'i', 'n'}
+
+func (a *App) resetCheckState() {
+	a.check = contracts.NewCache(committedView{store: a.store})
+}
+
+// Info reports the last committed height and app hash, from which CometBFT replays.
+func (a *App) Info(_ context.Context, _ *abci.InfoRequest) (*abci.InfoResponse, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	resp := &abci.InfoResponse{
+		Data:            "ciro",
+		Version:         "1",
+		AppVersion:      AppVersion,
+		LastBlockHeight: a.store.Version(),
+	}
+	if resp.LastBlockHeight > 0 {
+		resp.LastBlockAppHash = a.store.LastHash()
+	}
+	return resp, nil
+}
+
+// InitChain writes the genesis state from app_state and returns the initial validator set.
+func (a *App) InitChain(_ context.Context, req *abci.InitChainRequest) (*abci.InitChainResponse, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.store.Rollback()
+	g, err := contracts.ParseGenesis(req.AppStateBytes)
+	if err != nil {
+		return nil, err
+	}
+	a.chainID = req.ChainId
+	if err := a.store.Set(chainIDKey, []byte(req.ChainId)); err != nil {
+		return nil, err
+	}
+	updates, err := contracts.NewMachine(a.store).InitGenesis(req.ChainId, g)
+	if err != nil {
+		return nil, fmt.Errorf("consensus: genesis: %w", err)
+	}
+	a.log.Info("genesis written", "chain_id", req.ChainId, "validators", len(updates))
+	return &abci.InitChainResponse{Validators: toABCIUpdates(updates), AppHash: a.store.WorkingHash()}, nil
+}
+
+// verifyOnce checks a transaction's signature unless this node already did.
+func (a *App) verifyOnce(raw []byte, tx *contracts.Tx) error {
+	h := contracts.TxHash(raw)
+	if _, ok := a.sigOK.Get(h); ok {
+		return nil
+	}
+	if err := tx.VerifySignature(); err != nil {
+		return err
+	}
+	a.sigOK.Add(h, struct{}{})
+	return nil
+}
+
+// CheckTx admits a transaction to the mempool or rejects it with a stable code. A rejected
+// transaction changes nothing.
+func (a *App) CheckTx(_ context.Context, req *abci.CheckTxRequest) (*abci.CheckTxResponse, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	err := a.checkTx(req.Tx)
+	if err != nil {
+		if contracts.IsInternal(err) {
+			a.log.Error("check tx failed", "err", err)
+		}
+		code := contracts.CodeOf(err)
+		return &abci.CheckTxResponse{Code: uint32(code), Codespace: contracts.Codespace, Log: err.Error()}, nil
+	}
+	return &abci.CheckTxResponse{Code: 0}, nil
+}
+
+func (a *App) checkTx(raw []byte) error {
+	tx, err := contracts.DecodeTx(raw)
+	if err != nil {
+		return err
+	}
+	if err := a.verifyOnce(raw, tx); err != nil {
+		return err
+	}
+	// Admission runs on a scratch buffer over the check state, so a rejection leaves no trace.
+	scratch := contracts.NewCache(a.check)
+	if err := contracts.NewMachine(scratch).CheckTx(a.chainID, tx); err != nil {
+		return err
+	}
+	return scratch.Write()
+}
+
+// PrepareProposal keeps the mempool's order and drops what cannot decode or does not fit.
+func (a *App) PrepareProposal(_ context.Context, req *abci.PrepareProposalRequest) (*abci.PrepareProposalResponse, error) {
+	var txs [][]byte
+	var size int64
+	for _, raw := range req.Txs {
+		if _, err := contracts.DecodeTx(raw); err != nil {
+			continue
+		}
+		if size+int64(len(raw)) > req.MaxTxBytes {
+			break
+		}
+		size += int64(len(raw))
+		txs = append(txs, raw)
+	}
+	return &abci.PrepareProposalResponse{Txs: txs}, nil
+}
+
+// ProcessProposal accepts every proposal: each transaction is judged on its own in
+// FinalizeBlock, so one bad transaction costs its sender, not the chain's liveness.
+func (a *App) ProcessProposal(context.Context, *abci.ProcessProposalRequest) (*abci.ProcessProposalResponse, error) {
+	return &abci.ProcessProposalResponse{Status: abci.PROCESS_PROPOSAL_STATUS_ACCEPT}, nil
+}
+
+// FinalizeBlock executes a decided block on the working tree and returns the app hash. It
+// persists nothing: Commit does.
+func (a *App) FinalizeBlock(_ context.Context, req *abci.FinalizeBlockRequest) (*abci.FinalizeBlockResponse, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.store.Rollback() // a block re-executed after a crash starts from the last commit
+	block := toBlock(a.chainID, req)
+	blockCache := contracts.NewCache(a.store)
+	machine := contracts.NewMachine(blockCache)
+
+	resp := &abci.FinalizeBlockResponse{TxResults: make([]*abci.ExecTxResult, len(req.Txs))}
+	events, err := machine.BeginBlock(block)
+	if err != nil {
+		return nil, fmt.Errorf("consensus: begin block %d: %w", req.Height, err)
+	}
+	resp.Events = append(resp.Events, toABCIEvents(events)...)
+	for i, raw := range req.Txs {
+		resp.TxResults[i] = a.deliverTx(machine, block, raw)
+		if resp.TxResults[i].Code == uint32(contracts.CodeInternal) {
+			return nil, fmt.Errorf("consensus: block %d tx %d: %s", req.Height, i, resp.TxResults[i].Log)
+		}
+	}
+	updates, events, err := machine.EndBlock(block)
+	if err != nil {
+		return nil, fmt.Errorf("consensus: end block %d: %w", req.Height, err)
+	}
+	resp.Events = append(resp.Events, toABCIEvents(events)...)
+	resp.ValidatorUpdates = toABCIUpdates(updates)
+	if err := blockCache.Write(); err != nil {
+		return nil, fmt.Errorf("consensus: block %d: %w", req.Height, err)
+	}
+	if a.opts.CheckInvariants {
+		if _, err := contracts.CheckSupply(a.store); err != nil {
+			return nil, fmt.Errorf("consensus: block %d: %w", req.Height, err)
+		}
+	}
+	resp.AppHash = a.store.WorkingHash()
+	a.pendingHeight, a.pendingTxs = req.Height, len(req.Txs)
+	return resp, nil
+}
+
+func (a *App) deliverTx(machine *contracts.Machine, block *contracts.Block, raw []byte) *abci.ExecTxResult {
+	fail := func(err error) *abci.ExecTxResult {
+		return &abci.ExecTxResult{Code: uint32(contracts.CodeOf(err)), Codespace: contracts.Codespace, Log: err.Error()}
+	}
+	tx, err := contracts.DecodeTx(raw)
+	if err != nil {
+		return fail(err)
+	}
+	if err := a.verifyOnce(raw, tx); err != nil {
+		return fail(err)
+	}
+	events, err := machine.DeliverTx(block, tx)
+	if err != nil {
+		r := fail(err)
+		r.Events = toABCIEvents(events)
+		return r
+	}
+	txEvent := abci.Event{Type: "tx", Attributes: []abci.EventAttribute{
+		{Key: "sender", Value: tx.Sender().String(), Index: true},
+		{Key: "type", Value: tx.Msg.Type().String(), Index: true},
+	}}
+	return &abci.ExecTxResult{Code: 0, Events: append([]abci.Event{txEvent}, toABCIEvents(events)...)}
+}
+
+// Commit saves the executed block as a new version and resets the mempool's check state.
+func (a *App) Commit(context.Context, *abci.CommitRequest) (*abci.CommitResponse, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	hash, version, err := a.store.Commit()
+	if err != nil {
+		return nil, fmt.Errorf("consensus: commit: %w", err)
+	}
+	if a.pendingHeight != 0 && version != a.pendingHeight {
+		return nil, fmt.Errorf("consensus: committed version %d for block %d", version, a.pendingHeight)
+	}
+	a.resetCheckState()
+	a.log.Debug("committed", "height", version, "app_hash", hex.EncodeToString(hash), "txs", a.pendingTxs)
+	if a.opts.OnBlock != nil {
+		a.opts.OnBlock(version, hash, a.pendingTxs)
+	}
+	a.pendingHeight, a.pendingTxs = 0, 0
+	return &abci.CommitResponse{}, nil
+}
+
+func toBlock(chainID string, req *abci.FinalizeBlockRequest) *contracts.Block {
+	b := &contracts.Block{ChainID: chainID, Height: req.Height, Time: uint64(req.Time.Unix())}
+	for _, v := range req.DecidedLastCommit.Votes {
+		b.Votes = append(b.Votes, contracts.Vote{
+			ConsAddress: v.Validator.Address,
+			Power:       v.Validator.Power,
+			Signed:      v.BlockIdFlag == cmtproto.BlockIDFlagCommit,
+		})
+	}
+	for _, m := range req.Misbehavior {
+		kind := contracts.DuplicateVote
+		if m.Type == abci.MISBEHAVIOR_TYPE_LIGHT_CLIENT_ATTACK {
+			kind = contracts.LightClientAttack
+		}
+		b.Misbehavior = append(b.Misbehavior, contracts.Misbehavior{Kind: kind, ConsAddress: m.Validator.Address, Height: m.Height})
+	}
+	return b
+}
+
+func toABCIUpdates(updates []contracts.ValidatorUpdate) []abci.ValidatorUpdate {
+	out := make([]abci.ValidatorUpdate, len(updates))
+	for i, u := range updates {
+		out[i] = abci.ValidatorUpdate{Power: u.Power, PubKeyBytes: u.PubKey, PubKeyType: "ed25519"}
+	}
+	return out
+}
+
+func toABCIEvents(events []contracts.Event) []abci.Event {
+	out := make([]abci.Event, len(events))
+	for i, e := range events {
+		attrs := make([]abci.EventAttribute, len(e.Attrs))
+		for j, kv := range e.Attrs {
+			attrs[j] = abci.EventAttribute{Key: kv.Key, Value: kv.Value, Index: true}
+		}
+		out[i] = abci.Event{Type: e.Type, Attributes: attrs}
+	}
+	return out
+}

@@ -1,0 +1,188 @@
+package consensus
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+
+	abci "github.com/cometbft/cometbft/abci/types"
+	cmtcrypto "github.com/cometbft/cometbft/api/cometbft/crypto/v1"
+
+	"github.com/ciro-network/ciro-node/contracts"
+)
+
+// ProofOpType names the single proof op a proven query returns: an ICS23 proof against the
+// IAVL root, which is the app hash itself.
+const ProofOpType = "ics23:iavl"
+
+// Query paths. Without prove, Value is JSON. With prove, Value is the canonical state record
+// (decode it with contracts.DecodeAccount, DecodeStaker, ...), Key is its state key and ProofOps
+// holds one ProofOpType op, checkable against the app hash in the header of height+1.
+//
+//	/account/<addr>           account balance and nonce
+//	/staker/<addr>            a staker's pool, tier inputs, jail state and reputation
+//	/delegation/<staker>/<delegator>
+//	/unbonding/<addr>         pending unbonding entries (no proof)
+//	/validators               the validator set (no proof)
+//	/params                   protocol parameters
+//	/supply                   the supply invariant's ledger (no proof)
+//	/store                    Data is a raw state key; always proven
+const (
+	QueryAccount    = "/account/"
+	QueryStaker     = "/staker/"
+	QueryDelegation = "/delegation/"
+	QueryUnbonding  = "/unbonding/"
+	QueryValidators = "/validators"
+	QueryParams     = "/params"
+	QuerySupply     = "/supply"
+	QueryStore      = "/store"
+)
+
+// Query answers reads of committed state.
+func (a *App) Query(_ context.Context, req *abci.QueryRequest) (*abci.QueryResponse, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	height := req.Height
+	if height == 0 {
+		height = a.store.Version()
+	}
+	if height > a.store.Version() || height < 0 {
+		return queryError(contracts.Errorf(contracts.CodeInvalidArgument, "height %d is not committed; the last committed height is %d", req.Height, a.store.Version())), nil
+	}
+	resp, err := a.query(req, height)
+	if err != nil {
+		return queryError(err), nil
+	}
+	resp.Height = height
+	return resp, nil
+}
+
+func queryError(err error) *abci.QueryResponse {
+	return &abci.QueryResponse{Code: uint32(contracts.CodeOf(err)), Codespace: contracts.Codespace, Log: err.Error()}
+}
+
+func (a *App) query(req *abci.QueryRequest, height int64) (*abci.QueryResponse, error) {
+	view := committedView{store: a.store, version: height}
+	path := req.Path
+	switch {
+	case strings.HasPrefix(path, QueryAccount):
+		addr, err := contracts.ParseAddress(strings.TrimPrefix(path, QueryAccount))
+		if err != nil {
+			return nil, err
+		}
+		if req.Prove {
+			return a.prove(contracts.AccountKey(addr), height)
+		}
+		acc, err := contracts.GetAccount(view, addr)
+		return jsonResponse(acc, err)
+	case strings.HasPrefix(path, QueryStaker):
+		addr, err := contracts.ParseAddress(strings.TrimPrefix(path, QueryStaker))
+		if err != nil {
+			return nil, err
+		}
+		if req.Prove {
+			return a.prove(contracts.StakerKey(addr), height)
+		}
+		st, err := contracts.GetStaker(view, addr)
+		if err == nil && st == nil {
+			err = contracts.Errorf(contracts.CodeNotFound, "%s is not a staker", addr)
+		}
+		if err != nil {
+			return nil, err
+		}
+		params, err := contracts.GetParams(view)
+		if err != nil {
+			return nil, err
+		}
+		return jsonResponse(StakerView{Staker: st, Tier: contracts.TierFor(st.Tokens, params.CIROPriceMicroUSD).String()}, nil)
+	case strings.HasPrefix(path, QueryDelegation):
+		parts := strings.Split(strings.TrimPrefix(path, QueryDelegation), "/")
+		if len(parts) != 2 {
+			return nil, contracts.Errorf(contracts.CodeInvalidArgument, "want %s<staker>/<delegator>", QueryDelegation)
+		}
+		staker, err := contracts.ParseAddress(parts[0])
+		if err != nil {
+			return nil, err
+		}
+		delegator, err := contracts.ParseAddress(parts[1])
+		if err != nil {
+			return nil, err
+		}
+		if req.Prove {
+			return a.prove(contracts.DelegationKey(staker, delegator), height)
+		}
+		d, err := contracts.GetDelegation(view, staker, delegator)
+		if err == nil && d == nil {
+			err = contracts.Errorf(contracts.CodeNotFound, "%s is not a staker", staker)
+		}
+		return jsonResponse(d, err)
+	case strings.HasPrefix(path, QueryUnbonding):
+		addr, err := contracts.ParseAddress(strings.TrimPrefix(path, QueryUnbonding))
+		if err != nil {
+			return nil, err
+		}
+		list, err := contracts.ListUnbondings(view, addr)
+		return jsonResponse(list, err)
+	case path == QueryValidators:
+		list, err := contracts.ListValidators(view)
+		return jsonResponse(list, err)
+	case path == QueryParams:
+		if req.Prove {
+			return a.prove(contracts.ParamsKey(), height)
+		}
+		p, err := contracts.GetParams(view)
+		return jsonResponse(p, err)
+	case path == QuerySupply:
+		r, err := contracts.CheckSupply(view)
+		if r == nil {
+			return nil, err
+		}
+		return jsonResponse(SupplyView{SupplyReport: r, InvariantOK: err == nil}, nil)
+	case path == QueryStore:
+		if len(req.Data) == 0 {
+			return nil, contracts.Errorf(contracts.CodeInvalidArgument, "a store query needs the key in data")
+		}
+		return a.prove(req.Data, height)
+	}
+	return nil, contracts.Errorf(contracts.CodeNotFound, "no query path %q", path)
+}
+
+// StakerView is a staker with its current tier.
+type StakerView struct {
+	*contracts.Staker
+	Tier string `json:"tier"`
+}
+
+// SupplyView is the supply ledger and whether the invariant holds.
+type SupplyView struct {
+	*contracts.SupplyReport
+	InvariantOK bool `json:"invariant_ok"`
+}
+
+func jsonResponse(v any, err error) (*abci.QueryResponse, error) {
+	if err != nil {
+		return nil, err
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		return nil, fmt.Errorf("consensus: encode query result: %w", err)
+	}
+	return &abci.QueryResponse{Value: b}, nil
+}
+
+func (a *App) prove(key []byte, height int64) (*abci.QueryResponse, error) {
+	value, proof, err := a.store.Prove(key, height)
+	if err != nil {
+		return nil, err
+	}
+	data, err := proof.Marshal()
+	if err != nil {
+		return nil, fmt.Errorf("consensus: encode proof: %w", err)
+	}
+	return &abci.QueryResponse{
+		Key:      key,
+		Value:    value,
+		ProofOps: &cmtcrypto.ProofOps{Ops: []cmtcrypto.ProofOp{{Type: ProofOpType, Key: key, Data: data}}},
+	}, nil
+}

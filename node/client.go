@@ -1,0 +1,194 @@
+package node
+
+import (
+	"context"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	rpcclient "github.com/cometbft/cometbft/rpc/client"
+	rpchttp "github.com/cometbft/cometbft/rpc/client/http"
+	ctypes "github.com/cometbft/cometbft/rpc/core/types"
+	"github.com/holiman/uint256"
+
+	"github.com/ciro-network/ciro-node/consensus"
+	"github.com/ciro-network/ciro-node/contracts"
+)
+
+// Client talks to a node's CometBFT RPC: it queries state and sends signed transactions.
+type Client struct {
+	RPC     *rpchttp.HTTP
+	chainID string
+}
+
+// NewClient connects to a CometBFT RPC address such as tcp://127.0.0.1:26657.
+func NewClient(rpcAddr string) (*Client, error) {
+	c, err := rpchttp.New(rpcAddr)
+	if err != nil {
+		return nil, fmt.Errorf("rpc client %s: %w", rpcAddr, err)
+	}
+	return &Client{RPC: c}, nil
+}
+
+// ClientForHome connects to the node whose home is home.
+func ClientForHome(home string) (*Client, error) {
+	cfg, err := LoadConfig(home)
+	if err != nil {
+		return nil, err
+	}
+	return NewClient(cfg.Chain.RPCListen)
+}
+
+// ChainID asks the node which chain it runs, once.
+func (c *Client) ChainID(ctx context.Context) (string, error) {
+	if c.chainID != "" {
+		return c.chainID, nil
+	}
+	st, err := c.RPC.Status(ctx)
+	if err != nil {
+		return "", fmt.Errorf("node status: %w", err)
+	}
+	c.chainID = st.NodeInfo.Network
+	return c.chainID, nil
+}
+
+// Height is the node's latest committed height.
+func (c *Client) Height(ctx context.Context) (int64, error) {
+	st, err := c.RPC.Status(ctx)
+	if err != nil {
+		return 0, err
+	}
+	return st.SyncInfo.LatestBlockHeight, nil
+}
+
+// Query runs an application query and decodes its JSON value into out.
+func (c *Client) Query(ctx context.Context, path string, out any) error {
+	res, err := c.RPC.ABCIQueryWithOptions(ctx, path, nil, rpcclient.ABCIQueryOptions{})
+	if err != nil {
+		return fmt.Errorf("query %s: %w", path, err)
+	}
+	if res.Response.Code != 0 {
+		return &contracts.Error{Code: contracts.Code(res.Response.Code), Msg: strings.TrimPrefix(res.Response.Log, contracts.Code(res.Response.Code).String()+": ")}
+	}
+	if err := json.Unmarshal(res.Response.Value, out); err != nil {
+		return fmt.Errorf("query %s: decode: %w", path, err)
+	}
+	return nil
+}
+
+// Account reads an account's balance and nonce.
+func (c *Client) Account(ctx context.Context, a contracts.Address) (*contracts.Account, error) {
+	var acc contracts.Account
+	if err := c.Query(ctx, consensus.QueryAccount+a.String(), &acc); err != nil {
+		return nil, err
+	}
+	return &acc, nil
+}
+
+// TxResult is the outcome of a committed transaction.
+type TxResult struct {
+	Hash   string `json:"hash"`
+	Height int64  `json:"height"`
+	Code   uint32 `json:"code"`
+	Log    string `json:"log,omitempty"`
+}
+
+// Err is the transaction's failure as a protocol error, or nil.
+func (r *TxResult) Err() error {
+	if r.Code == 0 {
+		return nil
+	}
+	return &contracts.Error{Code: contracts.Code(r.Code), Msg: strings.TrimPrefix(r.Log, contracts.Code(r.Code).String()+": ")}
+}
+
+// BuildTx signs msg from key with the account's next nonce and the minimum fee.
+func (c *Client) BuildTx(ctx context.Context, key *Key, msg contracts.Msg, fee *uint256.Int) (*contracts.Tx, error) {
+	chainID, err := c.ChainID(ctx)
+	if err != nil {
+		return nil, err
+	}
+	acc, err := c.Account(ctx, key.Address)
+	if err != nil {
+		return nil, err
+	}
+	if fee == nil {
+		params, err := c.Params(ctx)
+		if err != nil {
+			return nil, err
+		}
+		fee = params.MinTxFee
+	}
+	tx := &contracts.Tx{ChainID: chainID, Nonce: acc.Nonce, Fee: fee, Msg: msg}
+	tx.Sign(key.Private)
+	return tx, nil
+}
+
+// Params reads the protocol parameters.
+func (c *Client) Params(ctx context.Context) (*contracts.Params, error) {
+	var p contracts.Params
+	if err := c.Query(ctx, consensus.QueryParams, &p); err != nil {
+		return nil, err
+	}
+	return &p, nil
+}
+
+// Broadcast submits a signed transaction. A CheckTx rejection comes back as a protocol error
+// with its stable code.
+func (c *Client) Broadcast(ctx context.Context, raw []byte) ([]byte, error) {
+	res, err := c.RPC.BroadcastTxSync(ctx, raw)
+	if err != nil {
+		return nil, fmt.Errorf("broadcast: %w", err)
+	}
+	if res.Code != 0 {
+		return nil, &contracts.Error{Code: contracts.Code(res.Code), Msg: strings.TrimPrefix(res.Log, contracts.Code(res.Code).String()+": ")}
+	}
+	return res.Hash, nil
+}
+
+// WaitTx polls until the transaction with hash is committed, or ctx ends.
+func (c *Client) WaitTx(ctx context.Context, hash []byte) (*TxResult, error) {
+	tick := time.NewTicker(100 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		res, err := c.RPC.Tx(ctx, hash, false)
+		if err == nil {
+			return toTxResult(res), nil
+		}
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("transaction %X not committed: %w", hash, ctx.Err())
+		case <-tick.C:
+		}
+	}
+}
+
+func toTxResult(res *ctypes.ResultTx) *TxResult {
+	return &TxResult{Hash: strings.ToUpper(hex.EncodeToString(res.Hash)), Height: res.Height, Code: res.TxResult.Code, Log: res.TxResult.Log}
+}
+
+// Send signs msg from key, submits it and waits for it to commit. A transaction that commits
+// but fails comes back with its result and the protocol error.
+func (c *Client) Send(ctx context.Context, key *Key, msg contracts.Msg) (*TxResult, error) {
+	tx, err := c.BuildTx(ctx, key, msg, nil)
+	if err != nil {
+		return nil, err
+	}
+	hash, err := c.Broadcast(ctx, tx.Encode())
+	if err != nil {
+		return nil, err
+	}
+	res, err := c.WaitTx(ctx, hash)
+	if err != nil {
+		return nil, err
+	}
+	return res, res.Err()
+}
+
+// IsCode reports whether err is a protocol error with the given code.
+func IsCode(err error, code contracts.Code) bool {
+	var e *contracts.Error
+	return errors.As(err, &e) && e.Code == code
+}

@@ -1,0 +1,295 @@
+package node
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/BurntSushi/toml"
+)
+
+// Config is a node's configuration, read from HOME/config/config.toml. Each section has its own
+// struct and its own Validate; CIRO_<SECTION>_<KEY> environment variables override the file
+// (for example CIRO_CHAIN_TIMEOUT_COMMIT=500ms).
+type Config struct {
+	Node  NodeConfig  `toml:"node"`
+	Chain ChainConfig `toml:"chain"`
+	API   APIConfig   `toml:"api"`
+}
+
+// NodeConfig names the node and its logging.
+type NodeConfig struct {
+	// Moniker is a human-readable name for the node.
+	Moniker string `toml:"moniker"`
+	// LogLevel is debug, info, warn or error.
+	LogLevel string `toml:"log_level"`
+	// LogFormat is text or json.
+	LogFormat string `toml:"log_format"`
+}
+
+// ChainConfig is the CometBFT side of the node.
+type ChainConfig struct {
+	// P2PListen is CometBFT's peer-to-peer address (consensus, mempool, block sync).
+	P2PListen string `toml:"p2p_listen"`
+	// RPCListen is CometBFT's RPC address, which the CLI talks to.
+	RPCListen string `toml:"rpc_listen"`
+	// PersistentPeers is a comma-separated list of id@host:port CometBFT keeps connected to.
+	PersistentPeers string `toml:"persistent_peers"`
+	// AllowLoopbackPeers lets several nodes of one machine peer (devnets and tests).
+	AllowLoopbackPeers bool `toml:"allow_loopback_peers"`
+	// TimeoutPropose and TimeoutCommit are CometBFT's latency knobs. The defaults are safe for
+	// real networks; devnets on one machine use far smaller ones.
+	TimeoutPropose Duration `toml:"timeout_propose"`
+	TimeoutCommit  Duration `toml:"timeout_commit"`
+	// CreateEmptyBlocks keeps blocks coming with no transactions; downtime counting and
+	// deadlines in blocks rely on it.
+	CreateEmptyBlocks bool `toml:"create_empty_blocks"`
+	// MempoolSize is the most transactions the mempool holds.
+	MempoolSize int `toml:"mempool_size"`
+	// KeepRecentVersions is how many committed state versions are kept for queries at past
+	// heights; 0 keeps all.
+	KeepRecentVersions int64 `toml:"keep_recent_versions"`
+	// CheckInvariants checks the supply invariant after every block (slow on big states).
+	CheckInvariants bool `toml:"check_invariants"`
+}
+
+// APIConfig is the node's HTTP API.
+type APIConfig struct {
+	// Listen is host:port; the default binds localhost only.
+	Listen string `toml:"listen"`
+}
+
+// Duration is a time.Duration written as text ("750ms") in TOML.
+type Duration struct{ time.Duration }
+
+// MarshalText renders the duration like "1.5s".
+func (d Duration) MarshalText() ([]byte, error) { return []byte(d.String()), nil }
+
+// UnmarshalText parses a duration like "1.5s".
+func (d *Duration) UnmarshalText(b []byte) error {
+	v, err := time.ParseDuration(string(b))
+	if err != nil {
+		return err
+	}
+	d.Duration = v
+	return nil
+}
+
+// DefaultConfig is a node for a real network.
+func DefaultConfig() Config {
+	return Config{
+		Node: NodeConfig{Moniker: hostname(), LogLevel: "info", LogFormat: "text"},
+		Chain: ChainConfig{
+			P2PListen:          "tcp://0.0.0.0:26656",
+			RPCListen:          "tcp://127.0.0.1:26657",
+			TimeoutPropose:     Duration{3 * time.Second},
+			TimeoutCommit:      Duration{1 * time.Second},
+			CreateEmptyBlocks:  true,
+			MempoolSize:        10_000,
+			KeepRecentVersions: 1000,
+		},
+		API: APIConfig{Listen: "127.0.0.1:8080"},
+	}
+}
+
+// DevnetConfig is a node of a network on one machine: loopback peers and LAN timeouts.
+func DevnetConfig() Config {
+	c := DefaultConfig()
+	c.Chain.AllowLoopbackPeers = true
+	c.Chain.TimeoutPropose = Duration{500 * time.Millisecond}
+	c.Chain.TimeoutCommit = Duration{200 * time.Millisecond}
+	c.Chain.MempoolSize = 50_000
+	c.Chain.CheckInvariants = true
+	return c
+}
+
+func hostname() string {
+	h, err := os.Hostname()
+	if err != nil || h == "" {
+		return "ciro-node"
+	}
+	return h
+}
+
+// Validate checks every section; the error names the section and key.
+func (c Config) Validate() error {
+	return errors.Join(
+		wrapSection("node", c.Node.Validate()),
+		wrapSection("chain", c.Chain.Validate()),
+		wrapSection("api", c.API.Validate()),
+	)
+}
+
+func wrapSection(name string, err error) error {
+	if err == nil {
+		return nil
+	}
+	return fmt.Errorf("config [%s]: %w", name, err)
+}
+
+// Validate checks the node section.
+func (c NodeConfig) Validate() error {
+	switch c.LogLevel {
+	case "debug", "info", "warn", "error":
+	default:
+		return fmt.Errorf("log_level %q: want debug, info, warn or error", c.LogLevel)
+	}
+	if c.LogFormat != "text" && c.LogFormat != "json" {
+		return fmt.Errorf("log_format %q: want text or json", c.LogFormat)
+	}
+	return nil
+}
+
+// Validate checks the chain section.
+func (c ChainConfig) Validate() error {
+	for key, addr := range map[string]string{"p2p_listen": c.P2PListen, "rpc_listen": c.RPCListen} {
+		if err := validateTCPAddr(addr); err != nil {
+			return fmt.Errorf("%s: %w", key, err)
+		}
+	}
+	if c.TimeoutPropose.Duration <= 0 {
+		return fmt.Errorf("timeout_propose must be positive")
+	}
+	if c.TimeoutCommit.Duration < 0 {
+		return fmt.Errorf("timeout_commit must not be negative")
+	}
+	if c.MempoolSize <= 0 {
+		return fmt.Errorf("mempool_size must be positive")
+	}
+	if c.KeepRecentVersions < 0 {
+		return fmt.Errorf("keep_recent_versions must not be negative")
+	}
+	for _, p := range splitList(c.PersistentPeers) {
+		if id, _, ok := strings.Cut(p, "@"); !ok || len(id) != 40 {
+			return fmt.Errorf("persistent_peers: %q is not id@host:port", p)
+		}
+	}
+	return nil
+}
+
+// Validate checks the API section.
+func (c APIConfig) Validate() error {
+	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
+		return fmt.Errorf("listen %q: %w", c.Listen, err)
+	}
+	return nil
+}
+
+func validateTCPAddr(addr string) error {
+	hostport, ok := strings.CutPrefix(addr, "tcp://")
+	if !ok {
+		return fmt.Errorf("%q: want tcp://host:port", addr)
+	}
+	if _, _, err := net.SplitHostPort(hostport); err != nil {
+		return fmt.Errorf("%q: %w", addr, err)
+	}
+	return nil
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, p := range strings.Split(s, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// ConfigPath is where a home keeps its config file.
+func ConfigPath(home string) string { return filepath.Join(home, "config", "config.toml") }
+
+// LoadConfig reads HOME/config/config.toml over the defaults, applies CIRO_* environment
+// overrides and validates the result.
+func LoadConfig(home string) (Config, error) {
+	c := DefaultConfig()
+	if _, err := toml.DecodeFile(ConfigPath(home), &c); err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return c, fmt.Errorf("no config at %s: run `ciro-node init --home %s` first: %w", ConfigPath(home), home, err)
+		}
+		return c, fmt.Errorf("config %s: %w", ConfigPath(home), err)
+	}
+	if err := ApplyEnv(&c, os.Environ()); err != nil {
+		return c, err
+	}
+	return c, c.Validate()
+}
+
+// SaveConfig writes c to HOME/config/config.toml.
+func SaveConfig(home string, c Config) error {
+	if err := os.MkdirAll(filepath.Dir(ConfigPath(home)), 0o755); err != nil {
+		return err
+	}
+	f, err := os.OpenFile(ConfigPath(home), os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o644)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	if _, err := f.WriteString("# ciro-node configuration. CIRO_<SECTION>_<KEY> environment variables override it.\n\n"); err != nil {
+		return err
+	}
+	if err := toml.NewEncoder(f).Encode(c); err != nil {
+		return err
+	}
+	return f.Close()
+}
+
+// ApplyEnv sets fields from CIRO_<SECTION>_<KEY>=value entries of env; keys are the TOML names
+// upper-cased. An unknown CIRO_ variable is an error, so a typo does not go unnoticed.
+func ApplyEnv(c *Config, env []string) error {
+	fields := map[string]reflect.Value{}
+	root := reflect.ValueOf(c).Elem()
+	for i := 0; i < root.NumField(); i++ {
+		section := root.Type().Field(i).Tag.Get("toml")
+		sv := root.Field(i)
+		for j := 0; j < sv.NumField(); j++ {
+			key := sv.Type().Field(j).Tag.Get("toml")
+			fields["CIRO_"+strings.ToUpper(section+"_"+key)] = sv.Field(j)
+		}
+	}
+	for _, kv := range env {
+		name, value, _ := strings.Cut(kv, "=")
+		if !strings.HasPrefix(name, "CIRO_") || name == "CIRO_HOME" {
+			continue
+		}
+		f, ok := fields[name]
+		if !ok {
+			return fmt.Errorf("environment variable %s names no config key", name)
+		}
+		if err := setField(f, value); err != nil {
+			return fmt.Errorf("environment variable %s=%q: %w", name, value, err)
+		}
+	}
+	return nil
+}
+
+func setField(f reflect.Value, value string) error {
+	if u, ok := f.Addr().Interface().(interface{ UnmarshalText([]byte) error }); ok {
+		return u.UnmarshalText([]byte(value))
+	}
+	switch f.Kind() {
+	case reflect.String:
+		f.SetString(value)
+	case reflect.Bool:
+		v, err := strconv.ParseBool(value)
+		if err != nil {
+			return err
+		}
+		f.SetBool(v)
+	case reflect.Int, reflect.Int64, reflect.Int32:
+		v, err := strconv.ParseInt(value, 10, 64)
+		if err != nil {
+			return err
+		}
+		f.SetInt(v)
+	default:
+		return fmt.Errorf("unsupported kind %s", f.Kind())
+	}
+	return nil
+}

@@ -1,0 +1,350 @@
+package node
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/ciro-network/ciro-node/contracts"
+)
+
+// DevnetOptions configure `ciro-node devnet`.
+type DevnetOptions struct {
+	// Dir keeps the network's data; empty means a temporary directory removed on exit.
+	Dir string
+	// Validators is the number of validator processes (default 4).
+	Validators int
+	// FullNodes is the number of extra full-node processes, not validators at genesis.
+	FullNodes int
+	// Binary is the ciro-node executable to run the nodes with (default: this one).
+	Binary string
+	// Once exits after the demo instead of running until ctx ends.
+	Once bool
+	// Out receives progress lines.
+	Out io.Writer
+	// BasePort and APIBasePort are as in TestnetOptions.
+	BasePort, APIBasePort int
+}
+
+// DevnetSummary is what a devnet run reports at the end.
+type DevnetSummary struct {
+	Dir               string   `json:"dir"`
+	Validators        int      `json:"validators"`
+	Blocks            int64    `json:"blocks"`
+	TxsCommitted      int      `json:"txs_committed"`
+	AppHashAgree      bool     `json:"app_hash_agree"`
+	HeightsCompared   int      `json:"heights_compared"`
+	SupplyInvariantOK bool     `json:"supply_invariant_ok"`
+	Errors            []string `json:"errors,omitempty"`
+}
+
+// Devnet is a network of validator processes on this machine.
+type Devnet struct {
+	Dir     string
+	Procs   []*Process
+	Clients []*Client
+	out     io.Writer
+	tmp     bool
+}
+
+// StartDevnet writes a testnet and starts its validators as child processes, then waits until
+// every node has committed a block.
+func StartDevnet(ctx context.Context, o DevnetOptions) (*Devnet, error) {
+	if o.Validators == 0 {
+		o.Validators = 4
+	}
+	if o.Out == nil {
+		o.Out = io.Discard
+	}
+	if o.Binary == "" {
+		exe, err := os.Executable()
+		if err != nil {
+			return nil, err
+		}
+		o.Binary = exe
+	}
+	d := &Devnet{Dir: o.Dir, out: o.Out}
+	if d.Dir == "" {
+		dir, err := os.MkdirTemp("", "ciro-devnet-")
+		if err != nil {
+			return nil, err
+		}
+		d.Dir, d.tmp = dir, true
+	}
+	d.logf("writing %d validator homes to %s", o.Validators, d.Dir)
+	if err := GenerateTestnet(TestnetOptions{Validators: o.Validators, FullNodes: o.FullNodes, Output: d.Dir, BasePort: o.BasePort, APIBasePort: o.APIBasePort}); err != nil {
+		d.cleanup()
+		return nil, err
+	}
+	for i := 0; i < o.Validators+o.FullNodes; i++ {
+		home := HomeOf(d.Dir, i)
+		p, err := StartProcess(o.Binary, home)
+		if err != nil {
+			d.Stop()
+			return nil, err
+		}
+		d.Procs = append(d.Procs, p)
+		c, err := ClientForHome(home)
+		if err != nil {
+			d.Stop()
+			return nil, err
+		}
+		d.Clients = append(d.Clients, c)
+	}
+	waitCtx, cancel := context.WithTimeout(ctx, 90*time.Second)
+	defer cancel()
+	for i, c := range d.Clients {
+		if err := d.waitNode(waitCtx, i, c); err != nil {
+			d.Stop()
+			return nil, err
+		}
+		d.logf("node%d is up (log: %s/node.log)", i, HomeOf(d.Dir, i))
+	}
+	return d, nil
+}
+
+func (d *Devnet) waitNode(ctx context.Context, i int, c *Client) error {
+	err := WaitHeight(ctx, c, 1)
+	select {
+	case <-d.Procs[i].Done():
+		return fmt.Errorf("node%d exited during start-up; see %s/node.log", i, HomeOf(d.Dir, i))
+	default:
+	}
+	if err != nil {
+		return fmt.Errorf("node%d did not commit a block: %w; see %s/node.log", i, err, HomeOf(d.Dir, i))
+	}
+	return nil
+}
+
+func (d *Devnet) logf(format string, args ...any) {
+	fmt.Fprintf(d.out, "[devnet] "+format+"\n", args...)
+}
+
+// Stop stops every node cleanly and removes a temporary directory.
+func (d *Devnet) Stop() error {
+	var wg sync.WaitGroup
+	errs := make([]error, len(d.Procs))
+	for i, p := range d.Procs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = p.Stop(20 * time.Second)
+		}()
+	}
+	wg.Wait()
+	d.cleanup()
+	return errors.Join(errs...)
+}
+
+func (d *Devnet) cleanup() {
+	if d.tmp {
+		os.RemoveAll(d.Dir)
+	}
+}
+
+// Restart starts node i's process again after it stopped or was killed.
+func (d *Devnet) Restart(i int) error {
+	p, err := StartProcess(d.Procs[i].Binary, d.Home(i))
+	if err != nil {
+		return err
+	}
+	d.Procs[i] = p
+	return nil
+}
+
+// Home is node i's home.
+func (d *Devnet) Home(i int) string { return HomeOf(d.Dir, i) }
+
+// CheckAgreement compares, for every height from 1 to the lowest height all nodes have
+// reached, the app hash each node's block store recorded for it (the hash in the header of
+// the next block, which each node checked against its own state before accepting the block).
+func (d *Devnet) CheckAgreement(ctx context.Context) (heights int, err error) {
+	minH := int64(-1)
+	for _, c := range d.Clients {
+		h, err := c.Height(ctx)
+		if err != nil {
+			return 0, err
+		}
+		if minH < 0 || h < minH {
+			minH = h
+		}
+	}
+	for h := int64(2); h <= minH; h++ {
+		var first []byte
+		for i, c := range d.Clients {
+			hh := h
+			b, err := c.RPC.Block(ctx, &hh)
+			if err != nil {
+				return heights, fmt.Errorf("node%d block %d: %w", i, h, err)
+			}
+			if i == 0 {
+				first = b.Block.AppHash
+			} else if !bytes.Equal(first, b.Block.AppHash) {
+				return heights, fmt.Errorf("app hash after height %d differs: node0 %X, node%d %X", h-1, first, i, b.Block.AppHash)
+			}
+		}
+		heights++
+	}
+	return heights, nil
+}
+
+// RunDevnet is `ciro-node devnet`: it starts the network, funds accounts, sends transfers
+// through different nodes and a delegation that changes a validator's power, showing progress,
+// then watches blocks until ctx ends (or, with Once, returns a summary at once).
+func RunDevnet(ctx context.Context, o DevnetOptions) (*DevnetSummary, error) {
+	d, err := StartDevnet(ctx, o)
+	if err != nil {
+		return nil, err
+	}
+	defer d.Stop()
+	sum := &DevnetSummary{Dir: d.Dir, Validators: len(d.Procs)}
+	if err := d.demoTransfers(ctx, sum); err != nil {
+		sum.Errors = append(sum.Errors, err.Error())
+	}
+	if !o.Once {
+		d.logf("the network keeps running; Ctrl-C stops it")
+		tick := time.NewTicker(2 * time.Second)
+		defer tick.Stop()
+	watch:
+		for {
+			select {
+			case <-ctx.Done():
+				break watch
+			case <-tick.C:
+				d.printHeights(ctx)
+			}
+		}
+	}
+	final := context.Background()
+	sum.Blocks, _ = d.Clients[0].Height(final)
+	sum.HeightsCompared, err = d.CheckAgreement(final)
+	sum.AppHashAgree = err == nil && sum.HeightsCompared > 0
+	if err != nil {
+		sum.Errors = append(sum.Errors, err.Error())
+	}
+	var supply struct {
+		InvariantOK bool `json:"invariant_ok"`
+	}
+	if err := d.Clients[0].Query(final, SupplyPath, &supply); err != nil {
+		sum.Errors = append(sum.Errors, err.Error())
+	}
+	sum.SupplyInvariantOK = supply.InvariantOK
+	d.logf("stopping %d nodes", len(d.Procs))
+	return sum, nil
+}
+
+func (d *Devnet) printHeights(ctx context.Context) {
+	var line bytes.Buffer
+	for i, c := range d.Clients {
+		h, err := c.Height(ctx)
+		if err != nil {
+			fmt.Fprintf(&line, " node%d=down", i)
+			continue
+		}
+		fmt.Fprintf(&line, " node%d=%d", i, h)
+	}
+	d.logf("heights:%s", line.String())
+}
+
+// demoTransfers funds two accounts from the faucet and moves CIRO between them through
+// different nodes, then delegates to a validator and shows its power change.
+func (d *Devnet) demoTransfers(ctx context.Context, sum *DevnetSummary) error {
+	home0 := d.Home(0)
+	faucet, err := LoadKey(home0, FaucetKeyName)
+	if err != nil {
+		return err
+	}
+	var users []*Key
+	for _, name := range []string{"alice", "bob"} {
+		k, err := LoadKey(home0, name)
+		if errors.Is(err, ErrKeyNotFound) {
+			k, err = AddKey(home0, name)
+		}
+		if err != nil {
+			return err
+		}
+		users = append(users, k)
+	}
+	step := func(what string, c *Client, key *Key, msg contracts.Msg) error {
+		start := time.Now()
+		res, err := c.Send(ctx, key, msg)
+		if err != nil {
+			return fmt.Errorf("%s: %w", what, err)
+		}
+		sum.TxsCommitted++
+		d.logf("%-44s committed at height %d in %s", what, res.Height, time.Since(start).Round(time.Millisecond))
+		return nil
+	}
+	for i, u := range users {
+		if err := step(fmt.Sprintf("faucet → %s 1000 CIRO (via node%d)", u.Name, i), d.Clients[i%len(d.Clients)], faucet,
+			&contracts.Transfer{To: u.Address, Amount: contracts.CIRO(1000)}); err != nil {
+			return err
+		}
+	}
+	for i := 0; i < 4; i++ {
+		from, to := users[i%2], users[(i+1)%2]
+		node := (i + 2) % len(d.Clients)
+		if err := step(fmt.Sprintf("%s → %s 25 CIRO (via node%d)", from.Name, to.Name, node), d.Clients[node], from,
+			&contracts.Transfer{To: to.Address, Amount: contracts.CIRO(25)}); err != nil {
+			return err
+		}
+	}
+	validator1, err := LoadKey(d.Home(1), ValidatorKeyName)
+	if err != nil {
+		return err
+	}
+	before, err := d.validatorPowers(ctx)
+	if err != nil {
+		return err
+	}
+	if err := step("alice delegates 500 CIRO to node1", d.Clients[1], users[0],
+		&contracts.Delegate{Staker: validator1.Address, Amount: contracts.CIRO(500)}); err != nil {
+		return err
+	}
+	// The new power reaches CometBFT two blocks later.
+	h, _ := d.Clients[1].Height(ctx)
+	if err := WaitHeight(ctx, d.Clients[1], h+2); err != nil {
+		return err
+	}
+	after, err := d.validatorPowers(ctx)
+	if err != nil {
+		return err
+	}
+	d.logf("node1 voting power %d → %d", before["node1"], after["node1"])
+	for i, u := range users {
+		acc, err := d.Clients[i%len(d.Clients)].Account(ctx, u.Address)
+		if err != nil {
+			return err
+		}
+		d.logf("%s holds %s", u.Name, contracts.FormatCIRO(acc.Balance))
+	}
+	return nil
+}
+
+// validatorPowers reads CometBFT's own validator set (not the app's), by moniker.
+func (d *Devnet) validatorPowers(ctx context.Context) (map[string]int64, error) {
+	var vals []contracts.ValidatorInfo
+	if err := d.Clients[0].Query(ctx, ValidatorsPath, &vals); err != nil {
+		return nil, err
+	}
+	res, err := d.Clients[0].RPC.Validators(ctx, nil, nil, nil)
+	if err != nil {
+		return nil, err
+	}
+	byAddr := map[string]string{}
+	for _, v := range vals {
+		if v.Staker != nil {
+			byAddr[fmt.Sprintf("%X", v.ConsAddress)] = v.Staker.Moniker
+		}
+	}
+	out := map[string]int64{}
+	for _, v := range res.Validators {
+		out[byAddr[v.Address.String()]] = v.VotingPower
+	}
+	return out, nil
+}

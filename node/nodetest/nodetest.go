@@ -1,0 +1,135 @@
+// Package nodetest runs networks of ciro-node processes for tests: it builds the binary once
+// per test process, finds free ports, and starts and stops validators.
+package nodetest
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/ciro-network/ciro-node/node"
+)
+
+var (
+	buildOnce sync.Once
+	binary    string
+	buildErr  error
+)
+
+// Binary builds cmd/ciro-node once per test process and returns its path.
+func Binary(t testing.TB) string {
+	t.Helper()
+	buildOnce.Do(func() {
+		out, err := exec.Command("go", "env", "GOMOD").Output()
+		if err != nil {
+			buildErr = fmt.Errorf("go env GOMOD: %w", err)
+			return
+		}
+		root := filepath.Dir(strings.TrimSpace(string(out)))
+		dir, err := os.MkdirTemp("", "ciro-node-bin-")
+		if err != nil {
+			buildErr = err
+			return
+		}
+		binary = filepath.Join(dir, "ciro-node")
+		cmd := exec.Command("go", "build", "-o", binary, "./cmd/ciro-node")
+		cmd.Dir = root
+		if out, err := cmd.CombinedOutput(); err != nil {
+			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
+		}
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
+	}
+	return binary
+}
+
+// FreePortBase returns a base port such that base+0 .. base+span-1 are free on 127.0.0.1.
+func FreePortBase(t testing.TB, span int) int {
+	t.Helper()
+	for attempt := 0; attempt < 50; attempt++ {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		base := l.Addr().(*net.TCPAddr).Port
+		l.Close()
+		if base+span > 65000 {
+			continue
+		}
+		ok := true
+		for p := base; p < base+span && ok; p++ {
+			l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", p))
+			if err != nil {
+				ok = false
+				break
+			}
+			l.Close()
+		}
+		if ok {
+			return base
+		}
+	}
+	t.Fatal("no free port range found")
+	return 0
+}
+
+// Network starts a devnet of n validators for the test and stops it at cleanup. On failure
+// the last lines of each node's log are printed.
+func Network(t testing.TB, n int) *node.Devnet { return NetworkWith(t, n, 0) }
+
+// NetworkWith is Network with extra full nodes that are not genesis validators.
+func NetworkWith(t testing.TB, n, full int) *node.Devnet {
+	t.Helper()
+	bin := Binary(t)
+	dir := t.TempDir()
+	total := n + full
+	base := FreePortBase(t, 10*total+2)
+	apiBase := FreePortBase(t, total)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	d, err := node.StartDevnet(ctx, node.DevnetOptions{
+		Dir: dir, Validators: n, FullNodes: full, Binary: bin, BasePort: base, APIBasePort: apiBase, Out: testWriter{t},
+	})
+	if err != nil {
+		dumpLogs(t, dir, total)
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if t.Failed() {
+			dumpLogs(t, dir, total)
+		}
+		if err := d.Stop(); err != nil {
+			t.Errorf("stopping the network: %v", err)
+		}
+	})
+	return d
+}
+
+func dumpLogs(t testing.TB, dir string, n int) {
+	for i := 0; i < n; i++ {
+		b, err := os.ReadFile(filepath.Join(node.HomeOf(dir, i), "node.log"))
+		if err != nil {
+			continue
+		}
+		lines := strings.Split(strings.TrimSpace(string(b)), "\n")
+		if len(lines) > 30 {
+			lines = lines[len(lines)-30:]
+		}
+		t.Logf("--- node%d log (last %d lines)\n%s", i, len(lines), strings.Join(lines, "\n"))
+	}
+}
+
+type testWriter struct{ t testing.TB }
+
+func (w testWriter) Write(p []byte) (int, error) {
+	w.t.Log(strings.TrimRight(string(p), "\n"))
+	return len(p), nil
+}

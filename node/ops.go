@@ -1,0 +1,187 @@
+package node
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+
+	"github.com/ciro-network/ciro-node/consensus"
+	"github.com/ciro-network/ciro-node/contracts"
+)
+
+// Operator actions behind the CLI. Each takes the home of the node to talk to; keys are read
+// from the same home.
+
+// ResolveAddress accepts a key name from home or a hex address.
+func ResolveAddress(home, s string) (contracts.Address, error) {
+	if k, err := LoadKey(home, s); err == nil {
+		return k.Address, nil
+	}
+	a, err := contracts.ParseAddress(s)
+	if err != nil {
+		return a, fmt.Errorf("%q is neither a key in %s nor an address", s, KeysDir(home))
+	}
+	return a, nil
+}
+
+// SendTx signs msg with the key named from and waits for it to commit.
+func SendTx(ctx context.Context, home, from string, msg contracts.Msg) (*TxResult, error) {
+	key, err := LoadKey(home, from)
+	if err != nil {
+		return nil, err
+	}
+	c, err := ClientForHome(home)
+	if err != nil {
+		return nil, err
+	}
+	return c.Send(ctx, key, msg)
+}
+
+// TransferMsg builds a transfer of amount ("10ciro" or units) to a key name or address.
+func TransferMsg(home, to, amount string) (contracts.Msg, error) {
+	addr, err := ResolveAddress(home, to)
+	if err != nil {
+		return nil, err
+	}
+	amt, err := contracts.ParseAmount(amount)
+	if err != nil {
+		return nil, err
+	}
+	return &contracts.Transfer{To: addr, Amount: amt}, nil
+}
+
+// StakeMsg builds a stake. With validator set, the node's own CometBFT key becomes the
+// consensus key, so the node that signs blocks is the one that holds the stake.
+func StakeMsg(home, amount string, validator, provider bool, moniker string) (contracts.Msg, error) {
+	amt, err := contracts.ParseAmount(amount)
+	if err != nil {
+		return nil, err
+	}
+	m := &contracts.Stake{Amount: amt, Moniker: moniker}
+	if provider {
+		m.Roles |= contracts.RoleProvider
+	}
+	if validator {
+		m.Roles |= contracts.RoleValidator
+		pub, err := ConsensusPubKey(home)
+		if err != nil {
+			return nil, err
+		}
+		m.ConsPubKey = pub
+	}
+	if m.Roles == 0 {
+		return nil, fmt.Errorf("say what the stake is for: --validator, --provider or both")
+	}
+	return m, m.ValidateBasic()
+}
+
+// UnstakeMsg builds an unstake of amount of the sender's own stake.
+func UnstakeMsg(amount string) (contracts.Msg, error) {
+	amt, err := contracts.ParseAmount(amount)
+	if err != nil {
+		return nil, err
+	}
+	return &contracts.Unstake{Amount: amt}, nil
+}
+
+// DelegateMsg builds a delegation (or, with undelegate, its reverse) to a staker.
+func DelegateMsg(home, staker, amount string, undelegate bool) (contracts.Msg, error) {
+	addr, err := ResolveAddress(home, staker)
+	if err != nil {
+		return nil, err
+	}
+	amt, err := contracts.ParseAmount(amount)
+	if err != nil {
+		return nil, err
+	}
+	if undelegate {
+		return &contracts.Undelegate{Staker: addr, Amount: amt}, nil
+	}
+	return &contracts.Delegate{Staker: addr, Amount: amt}, nil
+}
+
+// UnjailMsg builds an unjail.
+func UnjailMsg() contracts.Msg { return &contracts.Unjail{} }
+
+// BurnMsg builds a burn of amount.
+func BurnMsg(amount string) (contracts.Msg, error) {
+	amt, err := contracts.ParseAmount(amount)
+	if err != nil {
+		return nil, err
+	}
+	return &contracts.Burn{Amount: amt}, nil
+}
+
+// ConsensusPubKey reads the node's CometBFT validator public key from its home.
+func ConsensusPubKey(home string) ([]byte, error) {
+	cfg, err := LoadConfig(home)
+	if err != nil {
+		return nil, err
+	}
+	pv, err := loadFilePVKey(CometConfig(home, cfg).PrivValidatorKeyFile())
+	if err != nil {
+		return nil, err
+	}
+	return pv, nil
+}
+
+// QueryJSON runs a query path against the node of home and returns its JSON.
+func QueryJSON(ctx context.Context, home, path string) (json.RawMessage, error) {
+	c, err := ClientForHome(home)
+	if err != nil {
+		return nil, err
+	}
+	var raw json.RawMessage
+	if err := c.Query(ctx, path, &raw); err != nil {
+		return nil, err
+	}
+	return raw, nil
+}
+
+// SendMsg is SendTx for a message built by one of the builders above.
+func SendMsg(ctx context.Context, home, from string, msg any) (*TxResult, error) {
+	m, ok := msg.(contracts.Msg)
+	if !ok {
+		return nil, fmt.Errorf("%T is not a transaction message", msg)
+	}
+	return SendTx(ctx, home, from, m)
+}
+
+// AccountQueryPath resolves a key name or address into its account query path.
+func AccountQueryPath(home, who string) (string, error) {
+	return resolvedPath(home, consensus.QueryAccount, who)
+}
+
+// StakerQueryPath resolves a key name or address into its staker query path.
+func StakerQueryPath(home, who string) (string, error) {
+	return resolvedPath(home, consensus.QueryStaker, who)
+}
+
+// UnbondingQueryPath resolves a key name or address into its unbonding query path.
+func UnbondingQueryPath(home, who string) (string, error) {
+	return resolvedPath(home, consensus.QueryUnbonding, who)
+}
+
+func resolvedPath(home, prefix, who string) (string, error) {
+	a, err := ResolveAddress(home, who)
+	if err != nil {
+		return "", err
+	}
+	return prefix + a.String(), nil
+}
+
+// Query paths that take no argument.
+const (
+	ValidatorsPath = consensus.QueryValidators
+	ParamsPath     = consensus.QueryParams
+	SupplyPath     = consensus.QuerySupply
+)
+
+// FormatAmountJSON renders a decimal amount string as CIRO, for text output.
+func FormatAmountJSON(dec string) string {
+	a, err := contracts.ParseAmount(dec)
+	if err != nil {
+		return dec
+	}
+	return contracts.FormatCIRO(a)
+}
