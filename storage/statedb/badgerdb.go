@@ -68,7 +68,8 @@ type badgerDB struct {
 	db     *badger.DB
 	closed atomic.Bool
 	// chunkSize is the journal chunk size: well under badger's transaction
-	// limit (15% of the memtable size), so that each chunk fits in one.
+	// limit (15% of the memtable size) and its value size limit (the value
+	// threshold, in memory), so that each chunk fits in one transaction.
 	chunkSize int
 
 	// journaled counts batches that went through the journal (for tests).
@@ -87,7 +88,7 @@ func openBadgerDB(opts badger.Options) (*badgerDB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("statedb: open badger: %w", err)
 	}
-	b := &badgerDB{db: db, chunkSize: int(min(maxJournalChunk, opts.MemTableSize*15/100/4))}
+	b := &badgerDB{db: db, chunkSize: int(min(maxJournalChunk, opts.MemTableSize*15/100/4, opts.ValueThreshold/2))}
 	if err := b.recoverJournal(); err != nil {
 		_ = db.Close()
 		return nil, fmt.Errorf("statedb: recover batch journal: %w", err)
