@@ -105,7 +105,6 @@ func (a *App) Info(_ context.Context, _ *abci.InfoRequest) (*abci.InfoResponse, 
 func (a *App) InitChain(_ context.Context, req *abci.InitChainRequest) (*abci.InitChainResponse, error) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	a.store.Rollback()
 	g, err := contracts.ParseGenesis(req.AppStateBytes)
 	if err != nil {
 		return nil, err
@@ -195,7 +194,8 @@ func (a *App) ProcessProposal(context.Context, *abci.ProcessProposalRequest) (*a
 func (a *App) FinalizeBlock(_ context.Context, req *abci.FinalizeBlockRequest) (*abci.FinalizeBlockResponse, error) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	a.store.Rollback() // a block re-executed after a crash starts from the last commit
+	// The working tree holds the last commit plus, before block 1, the genesis state InitChain
+	// wrote; a crash before Commit loses both and CometBFT replays from Info's height.
 	block := toBlock(a.chainID, req)
 	blockCache := contracts.NewCache(a.store)
 	machine := contracts.NewMachine(blockCache)
