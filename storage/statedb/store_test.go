@@ -91,12 +91,14 @@ func TestWorkingStateAndCommit(t *testing.T) {
 	s := openStore(t, Options{})
 	must(t, s.Set([]byte("a"), []byte("1")))
 	must(t, s.Set([]byte("b"), []byte("2")))
-	must(t, s.Set([]byte("e"), []byte{}))
+	if err := s.Set([]byte("e"), []byte{}); !errors.Is(err, ErrValueEmpty) {
+		t.Fatalf("Set(empty value) = %v", err)
+	}
 	if got := get(t, s, "a"); got != "1" {
 		t.Fatalf("a = %s", got)
 	}
-	if v, _ := s.Get([]byte("e")); v == nil || len(v) != 0 {
-		t.Fatalf("empty value read back as %#v", v)
+	if v, _ := s.Get([]byte("e")); v != nil {
+		t.Fatalf("refused empty value was stored: %#v", v)
 	}
 	// Committed reads do not see the working tree.
 	if v, err := s.GetAt([]byte("a"), 0); v != nil || err != nil {
@@ -227,7 +229,6 @@ func TestReopenKeepsVersionAndHash(t *testing.T) {
 	s, err := Open(Options{Dir: dir})
 	must(t, err)
 	var hashes [][]byte
-	must(t, s.Set([]byte("empty-value"), []byte{}))
 	for h := int64(1); h <= 5; h++ {
 		applyBlock(t, s, h, 200)
 		hash, _ := commit(t, s)
@@ -247,9 +248,6 @@ func TestReopenKeepsVersionAndHash(t *testing.T) {
 	}
 	if got := get(t, s, "key-0001"); got != want {
 		t.Fatalf("key-0001 = %q after reopen, want %q", got, want)
-	}
-	if v, err := s.GetAt([]byte("empty-value"), 0); v == nil || len(v) != 0 || err != nil {
-		t.Fatalf("empty value after reopen = %#v, %v", v, err)
 	}
 	for v := int64(1); v <= 5; v++ {
 		_, proof, err := s.Prove([]byte("key-0001"), v)
