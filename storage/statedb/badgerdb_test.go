@@ -275,7 +275,11 @@ func TestAdapterIteratorSnapshotAndPanics(t *testing.T) {
 // TestAdapterMatchesMemDBRandomOps applies the same random operations to the
 // badger adapter and to iavl's MemDB and compares every read.
 func TestAdapterMatchesMemDBRandomOps(t *testing.T) {
-	for seed := range uint64(4) {
+	seeds := uint64(4)
+	if testing.Short() {
+		seeds = 2
+	}
+	for seed := range seeds {
 		t.Run(fmt.Sprint(seed), func(t *testing.T) {
 			rng := rand.New(rand.NewPCG(seed, 42))
 			// A small memtable makes badger's transaction limit small, so the

@@ -17,6 +17,9 @@ var (
 	ErrClosed          = errors.New("statedb: store is closed")
 	ErrVersionNotFound = errors.New("statedb: version not available")
 	ErrInvalidProof    = errors.New("statedb: invalid proof")
+	// ErrValueEmpty: the Store refuses empty values, because ICS23 cannot
+	// prove an empty leaf, nor so the absence of a key next to one.
+	ErrValueEmpty = errors.New("statedb: value cannot be empty")
 )
 
 // DefaultCacheSize is the iavl node cache size used when Options.CacheSize is zero.
@@ -105,13 +108,16 @@ func (s *Store) Get(key []byte) ([]byte, error) {
 	return bytes.Clone(v), nil
 }
 
-// Set writes key in the working state. value may be empty but not nil.
+// Set writes key in the working state. value must be non-empty (see ErrValueEmpty).
 func (s *Store) Set(key, value []byte) error {
 	if len(key) == 0 {
 		return ErrKeyEmpty
 	}
 	if value == nil {
 		return ErrValueNil
+	}
+	if len(value) == 0 {
+		return ErrValueEmpty
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -302,7 +308,7 @@ func (s *Store) IterateAt(version int64, start, end []byte, fn func(key, value [
 
 // Prove returns the value of key at a committed version (0 = latest) with an
 // ICS23 existence proof, or nil with a non-existence proof when key is
-// absent. Proofs need a non-empty tree, and existence proofs a non-empty value.
+// absent. There is no proof in an empty tree.
 func (s *Store) Prove(key []byte, version int64) (value []byte, proof *ics23.CommitmentProof, err error) {
 	if len(key) == 0 {
 		return nil, nil, ErrKeyEmpty
