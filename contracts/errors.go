@@ -34,6 +34,15 @@ const (
 	CodeFeeTooLow         Code = 16
 	CodeUnsupportedVer    Code = 17
 	CodeSupplyCap         Code = 18
+	CodeUnknownJobType    Code = 20
+	CodePriceBelowFloor   Code = 21
+	CodeDeadlinePast      Code = 22
+	CodeDuplicateResult   Code = 23
+	CodeNotAssigned       Code = 24
+	CodeNotSupported      Code = 25
+	CodeJobState          Code = 26
+	CodeNotProvider       Code = 27
+	CodeNotValidator      Code = 28
 	CodeInternal          Code = 99
 )
 
@@ -57,6 +66,15 @@ var codeNames = map[Code]string{
 	CodeFeeTooLow:         "fee_too_low",
 	CodeUnsupportedVer:    "unsupported_version",
 	CodeSupplyCap:         "supply_cap",
+	CodeUnknownJobType:    "unknown_job_type",
+	CodePriceBelowFloor:   "price_below_floor",
+	CodeDeadlinePast:      "deadline_past",
+	CodeDuplicateResult:   "duplicate_result",
+	CodeNotAssigned:       "not_assigned",
+	CodeNotSupported:      "not_supported",
+	CodeJobState:          "job_state",
+	CodeNotProvider:       "not_provider",
+	CodeNotValidator:      "not_validator",
 	CodeInternal:          "internal",
 }
 

@@ -14,17 +14,21 @@ type SupplyReport struct {
 	Treasury  *uint256.Int `json:"treasury"`
 	Staked    *uint256.Int `json:"staked"`
 	Unbonding *uint256.Int `json:"unbonding"`
+	Escrow    *uint256.Int `json:"escrow"`   // locked in open jobs
+	Earnings  *uint256.Int `json:"earnings"` // providers' unwithdrawn earnings
 }
 
 // Held is everything not burned: balances, stakes and unbonding entries.
 func (r *SupplyReport) Held() *uint256.Int {
 	h := new(uint256.Int).Add(r.Balances, r.Staked)
-	return h.Add(h, r.Unbonding)
+	h.Add(h, r.Unbonding)
+	h.Add(h, r.Escrow)
+	return h.Add(h, r.Earnings)
 }
 
 // CheckSupply verifies the invariant that holds after every block:
 //
-//	balances + stakes + unbonding + burned = minted ≤ hard cap
+//	balances + stakes + unbonding + escrow + earnings + burned = minted ≤ hard cap
 //
 // It reads the whole state, so nodes run it in tests and on demand, not on every block.
 func CheckSupply(kv KV) (*SupplyReport, error) {
@@ -33,7 +37,7 @@ func CheckSupply(kv KV) (*SupplyReport, error) {
 	if err != nil {
 		return nil, err
 	}
-	r := &SupplyReport{Minted: sup.Minted, Burned: sup.Burned, Balances: zero(), Treasury: zero(), Staked: zero(), Unbonding: zero()}
+	r := &SupplyReport{Minted: sup.Minted, Burned: sup.Burned, Balances: zero(), Treasury: zero(), Staked: zero(), Unbonding: zero(), Escrow: zero(), Earnings: zero()}
 	var decodeErr error
 	sum := func(total *uint256.Int, decode func([]byte) (*uint256.Int, error)) func(k, v []byte) bool {
 		return func(_, v []byte) bool {
@@ -54,6 +58,20 @@ func CheckSupply(kv KV) (*SupplyReport, error) {
 		{prefixAccount, r.Balances, func(v []byte) (*uint256.Int, error) { a, err := DecodeAccount(v); return accBal(a), err }},
 		{prefixStaker, r.Staked, func(v []byte) (*uint256.Int, error) { s, err := DecodeStaker(v); return stTok(s), err }},
 		{prefixUnbonding, r.Unbonding, func(v []byte) (*uint256.Int, error) { u, err := decodeUnbonding(v); return ubAmt(u), err }},
+		{prefixJob, r.Escrow, func(v []byte) (*uint256.Int, error) {
+			j, err := DecodeJob(v)
+			if err != nil {
+				return nil, err
+			}
+			return j.Escrow, nil
+		}},
+		{prefixProvider, r.Earnings, func(v []byte) (*uint256.Int, error) {
+			p, err := DecodeProvider(v)
+			if err != nil {
+				return nil, err
+			}
+			return p.Earnings, nil
+		}},
 	}
 	for _, s := range steps {
 		if err := iteratePrefix(kv, []byte{s.prefix}, sum(s.total, s.decode)); err != nil {
@@ -70,8 +88,8 @@ func CheckSupply(kv KV) (*SupplyReport, error) {
 	r.Treasury = treasury.Balance
 	accounted := new(uint256.Int).Add(r.Held(), r.Burned)
 	if !accounted.Eq(r.Minted) {
-		return r, fmt.Errorf("supply invariant broken: balances %s + staked %s + unbonding %s + burned %s = %s, but %s was minted",
-			r.Balances.Dec(), r.Staked.Dec(), r.Unbonding.Dec(), r.Burned.Dec(), accounted.Dec(), r.Minted.Dec())
+		return r, fmt.Errorf("supply invariant broken: balances %s + staked %s + unbonding %s + escrow %s + earnings %s + burned %s = %s, but %s was minted",
+			r.Balances.Dec(), r.Staked.Dec(), r.Unbonding.Dec(), r.Escrow.Dec(), r.Earnings.Dec(), r.Burned.Dec(), accounted.Dec(), r.Minted.Dec())
 	}
 	if r.Minted.Gt(HardCap) {
 		return r, fmt.Errorf("supply invariant broken: %s minted, above the hard cap", r.Minted.Dec())

@@ -17,6 +17,8 @@ type Block struct {
 	Votes []Vote
 	// Misbehavior is evidence of consensus faults committed in this block.
 	Misbehavior []Misbehavior
+	// Seed is randomness from committed data: the decided block's hash.
+	Seed []byte
 }
 
 // Vote is one validator's entry in the last commit.
@@ -162,7 +164,15 @@ func (m *Machine) CheckTx(chainID string, tx *Tx) error {
 	if err != nil {
 		return err
 	}
-	return x.admit(tx, spendOf(tx.Msg))
+	spend := spendOf(tx.Msg)
+	if sj, ok := tx.Msg.(*SubmitJob); ok {
+		escrow, _, err := x.jobEscrow(&sj.Spec)
+		if err != nil {
+			return err
+		}
+		spend = append(spend, escrow)
+	}
+	return x.admit(tx, spend)
 }
 
 // spendOf is what a message takes from the sender's balance, beyond the fee.
@@ -242,6 +252,18 @@ func (x *exec) run(tx *Tx) error {
 		return x.undelegate(sender, m.Staker, m.Amount)
 	case *Unjail:
 		return x.unjail(sender)
+	case *SubmitJob:
+		return x.submitJob(sender, m.Spec)
+	case *CancelJob:
+		return x.cancelJob(sender, m.JobID)
+	case *RegisterProvider:
+		return x.registerProvider(sender, m)
+	case *SubmitResult:
+		return x.submitResult(sender, m)
+	case *Challenge:
+		return x.challenge(sender, m)
+	case *Withdraw:
+		return x.withdraw(sender, m.Amount)
 	}
 	return Errorf(CodeUnknownType, "transaction type %d is not known", tx.Msg.Type())
 }
@@ -251,6 +273,9 @@ func (m *Machine) EndBlock(b *Block) ([]ValidatorUpdate, []Event, error) {
 	x, err := m.newExec(m.kv, b)
 	if err != nil {
 		return nil, nil, err
+	}
+	if err := x.processJobs(); err != nil {
+		return nil, nil, fmt.Errorf("jobs: %w", err)
 	}
 	updates, err := x.updateValidatorSet()
 	if err != nil {

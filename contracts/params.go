@@ -46,6 +46,31 @@ type Params struct {
 	// InitialReputation is a new staker's score; scores stay within [0, MaxReputation].
 	InitialReputation int64 `json:"initial_reputation"`
 	MaxReputation     int64 `json:"max_reputation"`
+
+	// PlatformFeeBps is the protocol's share of each job payment (SPEC: 5–10%), split between
+	// burn and treasury like other fees.
+	PlatformFeeBps uint64 `json:"platform_fee_bps"`
+	// JobBaseFee is F_base of the adaptive network fee F(u, d).
+	JobBaseFee *uint256.Int `json:"job_base_fee"`
+	// MinJobPrice is the protocol's floor under any job's maximum price.
+	MinJobPrice *uint256.Int `json:"min_job_price"`
+	// MaxJobDeadlineBlocks bounds how far ahead a job's deadline may be.
+	MaxJobDeadlineBlocks uint64 `json:"max_job_deadline_blocks"`
+	// ChallengeWindowBlocks is how long a sampled result waits for a validator's challenge.
+	ChallengeWindowBlocks uint64 `json:"challenge_window_blocks"`
+	// MaxAssignmentsPerBlock bounds the auction's work in one block; the rest wait a block.
+	MaxAssignmentsPerBlock uint32 `json:"max_assignments_per_block"`
+	// Provider penalties (SPEC.md's provider faults) and reputation steps.
+	NoShowSlashBps      uint64 `json:"no_show_slash_bps"`
+	MaliciousSlashBps   uint64 `json:"malicious_slash_bps"`
+	ReputationSuccessUp int64  `json:"reputation_success_up"`
+	ReputationNoShowDn  int64  `json:"reputation_no_show_penalty"`
+	ReputationBadDn     int64  `json:"reputation_malicious_penalty"`
+	// Selection weights of the auction: price, reputation, stake tier and committed randomness.
+	WeightPrice      uint64 `json:"weight_price"`
+	WeightReputation uint64 `json:"weight_reputation"`
+	WeightStake      uint64 `json:"weight_stake"`
+	WeightRandom     uint64 `json:"weight_random"`
 }
 
 const day = 24 * 60 * 60
@@ -73,6 +98,21 @@ func DefaultParams() Params {
 		DowntimeReputationDn:   10,
 		InitialReputation:      500,
 		MaxReputation:          1000,
+		PlatformFeeBps:         500,
+		JobBaseFee:             new(uint256.Int).Div(OneCIRO, uint256.NewInt(100)), // 0.01 CIRO
+		MinJobPrice:            new(uint256.Int).Div(OneCIRO, uint256.NewInt(1000)),
+		MaxJobDeadlineBlocks:   100_000,
+		ChallengeWindowBlocks:  100,
+		MaxAssignmentsPerBlock: 20_000,
+		NoShowSlashBps:         1000,
+		MaliciousSlashBps:      5000,
+		ReputationSuccessUp:    2,
+		ReputationNoShowDn:     10,
+		ReputationBadDn:        50,
+		WeightPrice:            4,
+		WeightReputation:       3,
+		WeightStake:            2,
+		WeightRandom:           1,
 	}
 }
 
@@ -97,6 +137,14 @@ func (p Params) Validate() error {
 		return fmt.Errorf("signed_blocks_window must be positive")
 	case p.MaxReputation <= 0 || p.InitialReputation < 0 || p.InitialReputation > p.MaxReputation:
 		return fmt.Errorf("initial_reputation must lie in [0, max_reputation]")
+	case p.PlatformFeeBps > 10_000 || p.NoShowSlashBps > 10_000 || p.MaliciousSlashBps > 10_000:
+		return fmt.Errorf("a job fee or provider slash is above 10000 bps")
+	case p.JobBaseFee == nil || p.MinJobPrice == nil || p.MinJobPrice.IsZero():
+		return fmt.Errorf("job_base_fee and a positive min_job_price are required")
+	case p.MaxJobDeadlineBlocks == 0 || p.ChallengeWindowBlocks == 0 || p.MaxAssignmentsPerBlock == 0:
+		return fmt.Errorf("max_job_deadline_blocks, challenge_window_blocks and max_assignments_per_block must be positive")
+	case p.WeightPrice+p.WeightReputation+p.WeightStake+p.WeightRandom == 0:
+		return fmt.Errorf("at least one auction weight must be positive")
 	}
 	return nil
 }

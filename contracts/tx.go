@@ -79,6 +79,18 @@ func newMsg(t TxType) Msg {
 		return &Undelegate{}
 	case TxUnjail:
 		return &Unjail{}
+	case TxSubmitJob:
+		return &SubmitJob{}
+	case TxCancelJob:
+		return &CancelJob{}
+	case TxRegisterProvider:
+		return &RegisterProvider{}
+	case TxSubmitResult:
+		return &SubmitResult{}
+	case TxChallenge:
+		return &Challenge{}
+	case TxWithdraw:
+		return &Withdraw{}
 	}
 	return nil
 }
