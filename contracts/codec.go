@@ -95,6 +95,17 @@ func (d *decoder) u64() uint64 {
 	return v
 }
 
+// u32 reads a uvarint that must fit in 32 bits; a larger value is refused rather than
+// truncated, which would give one value several encodings.
+func (d *decoder) u32() uint32 {
+	v := d.u64()
+	if d.err == nil && v > math.MaxUint32 {
+		d.fail("value does not fit in 32 bits")
+		return 0
+	}
+	return uint32(v)
+}
+
 func (d *decoder) i64() int64 {
 	if d.err != nil {
 		return 0

@@ -161,7 +161,7 @@ func DecodeStaker(b []byte) (*Staker, error) {
 	s.JailedUntil = d.u64()
 	s.Tombstoned = d.boolean()
 	s.Reputation = d.i64()
-	s.Slashes = uint32(d.u64())
+	s.Slashes = d.u32()
 	return s, d.finish()
 }
 
@@ -211,7 +211,7 @@ func (s *SigningInfo) encode() []byte {
 
 func decodeSigningInfo(b []byte) (*SigningInfo, error) {
 	d := &decoder{buf: b}
-	s := &SigningInfo{Counter: d.u64(), Missed: uint32(d.u64())}
+	s := &SigningInfo{Counter: d.u64(), Missed: d.u32()}
 	s.Bitmap = d.bytes(1 << 20)
 	return s, d.finish()
 }
