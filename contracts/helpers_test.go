@@ -12,6 +12,8 @@ import (
 	"github.com/holiman/uint256"
 )
 
+type uintT = uint256.Int
+
 const testChain = "ciro-test-1"
 
 // testKey is a deterministic account key: the i-th test user.

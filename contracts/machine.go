@@ -198,7 +198,7 @@ func (x *exec) admit(tx *Tx, spend []*uint256.Int) error {
 		return Errorf(CodeOutOfOrderNonce, "nonce %d is ahead of the account's next nonce %d", tx.Nonce, acc.Nonce)
 	}
 	if tx.Fee == nil || tx.Fee.Lt(x.params.MinTxFee) {
-		return Errorf(CodeFeeTooLow, "the fee must be at least %s", FormatCIRO(x.params.MinTxFee))
+		return Errorf(CodeFeeTooLow, "the fee %s is below the minimum of %s", FormatCIRO(clone(tx.Fee)), FormatCIRO(x.params.MinTxFee))
 	}
 	need := clone(tx.Fee)
 	for _, s := range spend {
