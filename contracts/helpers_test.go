@@ -5,8 +5,10 @@ import (
 	"crypto/ed25519"
 	"crypto/sha256"
 	"fmt"
+	"math/rand"
 	"sort"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/holiman/uint256"
@@ -16,10 +18,17 @@ type uintT = uint256.Int
 
 const testChain = "ciro-test-1"
 
+var testKeys sync.Map // int → ed25519.PrivateKey; deriving a key costs a scalar multiplication
+
 // testKey is a deterministic account key: the i-th test user.
 func testKey(i int) ed25519.PrivateKey {
+	if k, ok := testKeys.Load(i); ok {
+		return k.(ed25519.PrivateKey)
+	}
 	seed := sha256.Sum256([]byte(fmt.Sprintf("ciro-test-account-%d", i)))
-	return ed25519.NewKeyFromSeed(seed[:])
+	k := ed25519.NewKeyFromSeed(seed[:])
+	testKeys.Store(i, k)
+	return k
 }
 
 // testConsKey is a deterministic consensus public key, from a separate namespace.
@@ -81,12 +90,13 @@ func genesisValidator(i int, stake *uint256.Int) GenesisStaker {
 }
 
 // basicEnv has accounts 0..4 with 1,000 CIRO each and validators 10 and 11 with 1,000 CIRO
-// bonded each.
+// bonded and 10 CIRO free each.
 func basicEnv(t testing.TB) *testEnv {
 	var accs []GenesisAccount
 	for i := 0; i < 5; i++ {
 		accs = append(accs, GenesisAccount{Address: testAddr(i), Balance: CIRO(1000)})
 	}
+	accs = append(accs, GenesisAccount{Address: testAddr(10), Balance: CIRO(10)}, GenesisAccount{Address: testAddr(11), Balance: CIRO(10)})
 	return newTestEnv(t, testParams(), accs, []GenesisStaker{genesisValidator(10, CIRO(1000)), genesisValidator(11, CIRO(1000))})
 }
 
@@ -255,3 +265,5 @@ func wantCode(t testing.TB, err error, want Code) {
 		t.Fatalf("got code %s (%v), want %s", got, err, want)
 	}
 }
+
+func newRand(seed int64) *rand.Rand { return rand.New(rand.NewSource(seed)) }
