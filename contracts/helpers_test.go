@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/ed25519"
 	"crypto/sha256"
+	"errors"
 	"fmt"
 	"math/rand"
 	"sort"
@@ -267,3 +268,5 @@ func wantCode(t testing.TB, err error, want Code) {
 }
 
 func newRand(seed int64) *rand.Rand { return rand.New(rand.NewSource(seed)) }
+
+func errorsAs(err error, target **Error) bool { return errors.As(err, target) }
