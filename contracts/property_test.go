@@ -3,6 +3,7 @@ package contracts
 import (
 	"bytes"
 	"crypto/sha256"
+	"encoding/binary"
 	"fmt"
 	"math/rand"
 	"strings"
@@ -102,7 +103,22 @@ func execBlock(t *testing.T, m *Machine, b *simBlock) (string, []ValidatorUpdate
 	return sb.String(), up
 }
 
-func stateHash(kv KV) [32]byte { return sha256.Sum256([]byte(dump(kv))) }
+// stateHash hashes every key and value, length-prefixed, in key order.
+func stateHash(kv KV) [32]byte {
+	h := sha256.New()
+	var n [8]byte
+	_ = kv.Iterate(nil, nil, func(k, v []byte) bool {
+		binary.BigEndian.PutUint32(n[:4], uint32(len(k)))
+		binary.BigEndian.PutUint32(n[4:], uint32(len(v)))
+		h.Write(n[:])
+		h.Write(k)
+		h.Write(v)
+		return true
+	})
+	var out [32]byte
+	h.Sum(out[:0])
+	return out
+}
 
 // simGen generates random blocks against a live chain, so that most transactions are
 // plausible, and checks the invariants after every block.

@@ -267,7 +267,7 @@ func TestShareMathRandomWalk(t *testing.T) {
 	pool := testAddr(0)
 	rng := newRand(7)
 	holders := []int{0, 1, 2, 3, 4}
-	for step := 0; step < 3000; step++ {
+	for step := 0; step < 1500; step++ {
 		if step%25 == 0 {
 			e.beginBlock(100, nil, nil) // pays matured unbondings out, keeping the store small
 		}
