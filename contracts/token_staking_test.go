@@ -139,6 +139,21 @@ func TestStake(t *testing.T) {
 		wantCode(t, e.deliver(e.tx(10, &Stake{Amount: u(1), Roles: RoleValidator, ConsPubKey: testConsKey(99)})), CodeInvalidArgument)
 		e.checkSupply()
 	})
+	t.Run("failed stake leaves nothing behind", func(t *testing.T) {
+		e := basicEnv(t)
+		// stake writes the staker record and the key index before the debit fails.
+		err := e.deliver(e.tx(1, &Stake{Amount: CIRO(2000), Roles: RoleValidator, ConsPubKey: testConsKey(1)}))
+		wantCode(t, err, CodeInsufficientFunds)
+		// The state must equal that of a chain where 1 paid a fee for a message that wrote
+		// nothing at all.
+		ref := basicEnv(t)
+		wantCode(t, ref.deliver(ref.tx(1, &Undelegate{Staker: testAddr(10), Amount: u(1)})), CodeInsufficientFunds)
+		if got, want := rawDump(e.kv), rawDump(ref.kv); got != want {
+			t.Fatalf("the failed stake left writes behind:\n%s\nwant\n%s", got, want)
+		}
+		// The consensus key is still free.
+		e.send(2, &Stake{Amount: CIRO(200), Roles: RoleValidator, ConsPubKey: testConsKey(1)})
+	})
 	t.Run("tombstoned cannot stake", func(t *testing.T) {
 		e := basicEnv(t)
 		st := e.staker(testAddr(10))
