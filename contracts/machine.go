@@ -1,7 +1,6 @@
 package contracts
 
 import (
-	"errors"
 	"fmt"
 	"github.com/holiman/uint256"
 )
@@ -259,8 +258,9 @@ func (m *Machine) EndBlock(b *Block) ([]ValidatorUpdate, []Event, error) {
 	return updates, x.events, nil
 }
 
-// IsInternal reports whether err is a store failure rather than a protocol rejection.
+// IsInternal reports whether err is a store failure or a broken invariant (CodeInternal)
+// rather than a protocol rejection. It agrees with CodeOf, which DeliverTx uses to refuse to go
+// on.
 func IsInternal(err error) bool {
-	var e *Error
-	return err != nil && !errors.As(err, &e)
+	return err != nil && CodeOf(err) == CodeInternal
 }
