@@ -2,6 +2,7 @@ package contracts
 
 import (
 	"encoding/binary"
+	"fmt"
 	"math"
 
 	"github.com/holiman/uint256"
@@ -54,13 +55,16 @@ func (e *encoder) amount(a *uint256.Int) {
 // decoder reads what encoder writes. The first failure sticks in err; later reads return zero
 // values, so callers check err once at the end.
 type decoder struct {
-	buf []byte
-	err error
+	buf  []byte
+	size int // len(buf) at the start, so failures can say where they happened
+	err  error
 }
+
+func newDecoder(b []byte) *decoder { return &decoder{buf: b, size: len(b)} }
 
 func (d *decoder) fail(msg string) {
 	if d.err == nil {
-		d.err = Errorf(CodeMalformed, "%s", msg)
+		d.err = Errorf(CodeMalformed, "the input is malformed at byte %d of %d: %s", d.size-len(d.buf), d.size, msg)
 	}
 }
 
@@ -93,6 +97,17 @@ func (d *decoder) u64() uint64 {
 	}
 	d.buf = d.buf[n:]
 	return v
+}
+
+// u32 reads a uvarint that must fit in 32 bits; a larger value is refused rather than
+// truncated, which would give one value several encodings.
+func (d *decoder) u32() uint32 {
+	v := d.u64()
+	if d.err == nil && v > math.MaxUint32 {
+		d.fail("value does not fit in 32 bits")
+		return 0
+	}
+	return uint32(v)
 }
 
 func (d *decoder) i64() int64 {
@@ -180,7 +195,7 @@ func (d *decoder) amount() *uint256.Int {
 // finish reports the first failure, or trailing bytes.
 func (d *decoder) finish() error {
 	if d.err == nil && len(d.buf) != 0 {
-		d.fail("trailing bytes")
+		d.fail(fmt.Sprintf("%d trailing bytes", len(d.buf)))
 	}
 	return d.err
 }

@@ -1,7 +1,6 @@
 package contracts
 
 import (
-	"errors"
 	"fmt"
 	"github.com/holiman/uint256"
 )
@@ -208,7 +207,7 @@ func (x *exec) admit(tx *Tx, spend []*uint256.Int) error {
 		return Errorf(CodeOutOfOrderNonce, "nonce %d is ahead of the account's next nonce %d", tx.Nonce, acc.Nonce)
 	}
 	if tx.Fee == nil || tx.Fee.Lt(x.params.MinTxFee) {
-		return Errorf(CodeFeeTooLow, "the fee must be at least %s", FormatCIRO(x.params.MinTxFee))
+		return Errorf(CodeFeeTooLow, "the fee %s is below the minimum of %s", FormatCIRO(clone(tx.Fee)), FormatCIRO(x.params.MinTxFee))
 	}
 	need := clone(tx.Fee)
 	for _, s := range spend {
@@ -284,8 +283,9 @@ func (m *Machine) EndBlock(b *Block) ([]ValidatorUpdate, []Event, error) {
 	return updates, x.events, nil
 }
 
-// IsInternal reports whether err is a store failure rather than a protocol rejection.
+// IsInternal reports whether err is a store failure or a broken invariant (CodeInternal)
+// rather than a protocol rejection. It agrees with CodeOf, which DeliverTx uses to refuse to go
+// on.
 func IsInternal(err error) bool {
-	var e *Error
-	return err != nil && !errors.As(err, &e)
+	return err != nil && CodeOf(err) == CodeInternal
 }

@@ -3,6 +3,7 @@ package contracts
 import (
 	"encoding/json"
 	"fmt"
+	"math"
 
 	"github.com/holiman/uint256"
 )
@@ -75,6 +76,10 @@ type Params struct {
 
 const day = 24 * 60 * 60
 
+// maxTotalVotingPower is CometBFT's limit on the validator set's total power (MaxInt64 / 8).
+// votingPower returns at most MaxValidatorPower as an int64, so the cap must fit too.
+const maxTotalVotingPower = math.MaxInt64 / 8
+
 // DefaultParams are the values for a real network: SPEC.md's slashing table, a 1 USD CIRO
 // price, and tier cooldowns from 7 days (no tier) down to 1 day for the largest tiers, which
 // have the most to lose.
@@ -133,6 +138,8 @@ func (p Params) Validate() error {
 		return fmt.Errorf("max_validators must be positive")
 	case p.MaxValidatorPower == 0:
 		return fmt.Errorf("max_validator_power must be positive")
+	case p.MaxValidatorPower > maxTotalVotingPower/uint64(p.MaxValidators):
+		return fmt.Errorf("max_validators × max_validator_power must stay within CometBFT's total voting power limit %d", maxTotalVotingPower)
 	case p.SignedBlocksWindow == 0:
 		return fmt.Errorf("signed_blocks_window must be positive")
 	case p.MaxReputation <= 0 || p.InitialReputation < 0 || p.InitialReputation > p.MaxReputation:

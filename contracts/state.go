@@ -77,7 +77,7 @@ func (a *Account) encode() []byte {
 
 // DecodeAccount parses an account record, for light peers reading proven state.
 func DecodeAccount(b []byte) (*Account, error) {
-	d := &decoder{buf: b}
+	d := newDecoder(b)
 	a := &Account{Balance: d.amount(), Nonce: d.u64()}
 	return a, d.finish()
 }
@@ -97,7 +97,7 @@ func (s *Supply) encode() []byte {
 }
 
 func decodeSupply(b []byte) (*Supply, error) {
-	d := &decoder{buf: b}
+	d := newDecoder(b)
 	s := &Supply{Minted: d.amount(), Burned: d.amount()}
 	return s, d.finish()
 }
@@ -149,7 +149,7 @@ func (s *Staker) encode() []byte {
 
 // DecodeStaker parses a staker record.
 func DecodeStaker(b []byte) (*Staker, error) {
-	d := &decoder{buf: b}
+	d := newDecoder(b)
 	s := &Staker{}
 	copy(s.Address[:], d.fixed(AddressLen))
 	s.Roles = d.u8()
@@ -161,7 +161,7 @@ func DecodeStaker(b []byte) (*Staker, error) {
 	s.JailedUntil = d.u64()
 	s.Tombstoned = d.boolean()
 	s.Reputation = d.i64()
-	s.Slashes = uint32(d.u64())
+	s.Slashes = d.u32()
 	return s, d.finish()
 }
 
@@ -184,7 +184,7 @@ func (u *Unbonding) encode() []byte {
 }
 
 func decodeUnbonding(b []byte) (*Unbonding, error) {
-	d := &decoder{buf: b}
+	d := newDecoder(b)
 	u := &Unbonding{}
 	copy(u.Delegator[:], d.fixed(AddressLen))
 	copy(u.Staker[:], d.fixed(AddressLen))
@@ -210,8 +210,8 @@ func (s *SigningInfo) encode() []byte {
 }
 
 func decodeSigningInfo(b []byte) (*SigningInfo, error) {
-	d := &decoder{buf: b}
-	s := &SigningInfo{Counter: d.u64(), Missed: uint32(d.u64())}
+	d := newDecoder(b)
+	s := &SigningInfo{Counter: d.u64(), Missed: d.u32()}
 	s.Bitmap = d.bytes(1 << 20)
 	return s, d.finish()
 }
@@ -276,7 +276,7 @@ func (s state) shares(staker, delegator Address) (*uint256.Int, error) {
 	if err != nil || b == nil {
 		return zero(), err
 	}
-	d := &decoder{buf: b}
+	d := newDecoder(b)
 	v := d.amount()
 	return v, d.finish()
 }

@@ -135,7 +135,7 @@ func (tx *Tx) Sign(priv ed25519.PrivateKey) {
 func (tx *Tx) VerifySignature() error {
 	if len(tx.PubKey) != ed25519.PublicKeySize || len(tx.Signature) != ed25519.SignatureSize ||
 		!ed25519.Verify(tx.PubKey, tx.SignBytes(), tx.Signature) {
-		return ErrBadSignature
+		return Errorf(CodeBadSignature, "the signature does not match signer %s", tx.Sender())
 	}
 	return nil
 }
@@ -157,7 +157,7 @@ func DecodeTx(raw []byte) (*Tx, error) {
 	if len(raw) > MaxTxBytes {
 		return nil, Errorf(CodeOversized, "the transaction has %d bytes; at most %d are allowed", len(raw), MaxTxBytes)
 	}
-	d := &decoder{buf: raw}
+	d := newDecoder(raw)
 	version := d.u8()
 	if d.err == nil && version != TxVersion {
 		return nil, Errorf(CodeUnsupportedVer, "transaction version %d is not supported; this node speaks version %d", version, TxVersion)

@@ -83,6 +83,7 @@ var HardCap = CIRO(1_000_000_000)
 func ParseAmount(s string) (*uint256.Int, error) {
 	s = strings.TrimSpace(strings.ToLower(s))
 	if whole, ok := strings.CutSuffix(s, "ciro"); ok {
+		whole = strings.TrimSpace(whole) // "1.5 CIRO", as FormatCIRO writes it
 		intPart, frac, _ := strings.Cut(whole, ".")
 		if len(frac) > 18 {
 			return nil, Errorf(CodeInvalidArgument, "%q has more than 18 decimals", s)
