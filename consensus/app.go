@@ -276,7 +276,7 @@ func (a *App) Commit(context.Context, *abci.CommitRequest) (*abci.CommitResponse
 }
 
 func toBlock(chainID string, req *abci.FinalizeBlockRequest) *contracts.Block {
-	b := &contracts.Block{ChainID: chainID, Height: req.Height, Time: uint64(req.Time.Unix())}
+	b := &contracts.Block{ChainID: chainID, Height: req.Height, Time: uint64(req.Time.Unix()), Seed: req.Hash}
 	for _, v := range req.DecidedLastCommit.Votes {
 		b.Votes = append(b.Votes, contracts.Vote{
 			ConsAddress: v.Validator.Address,

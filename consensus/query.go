@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strconv"
 	"strings"
 
 	abci "github.com/cometbft/cometbft/abci/types"
@@ -27,6 +28,11 @@ const ProofOpType = "ics23:iavl"
 //	/validators               the validator set (no proof)
 //	/params                   protocol parameters
 //	/supply                   the supply invariant's ledger (no proof)
+//	/job/<id>                 a job, its assignments and settlement
+//	/jobs/client/<addr>       a client's jobs, newest first (no proof)
+//	/jobs/provider/<addr>     a provider's open assignments (no proof)
+//	/provider/<addr>          a provider's offer, load and earnings
+//	/providers                every provider (no proof)
 //	/store                    Data is a raw state key; always proven
 const (
 	QueryAccount    = "/account/"
@@ -37,6 +43,11 @@ const (
 	QueryParams     = "/params"
 	QuerySupply     = "/supply"
 	QueryStore      = "/store"
+	QueryJob        = "/job/"
+	QueryClientJobs = "/jobs/client/"
+	QueryProvJobs   = "/jobs/provider/"
+	QueryProvider   = "/provider/"
+	QueryProviders  = "/providers"
 )
 
 // Query answers reads of committed state.
@@ -139,6 +150,49 @@ func (a *App) query(req *abci.QueryRequest, height int64) (*abci.QueryResponse, 
 			return nil, err
 		}
 		return jsonResponse(SupplyView{SupplyReport: r, InvariantOK: err == nil}, nil)
+	case strings.HasPrefix(path, QueryJob):
+		id, err := strconv.ParseUint(strings.TrimPrefix(path, QueryJob), 10, 64)
+		if err != nil {
+			return nil, contracts.Errorf(contracts.CodeInvalidArgument, "%q is not a job id", strings.TrimPrefix(path, QueryJob))
+		}
+		if req.Prove {
+			return a.prove(contracts.JobKey(id), height)
+		}
+		j, err := contracts.GetJob(view, id)
+		if err == nil && j == nil {
+			err = contracts.Errorf(contracts.CodeNotFound, "no job %d", id)
+		}
+		return jsonResponse(j, err)
+	case strings.HasPrefix(path, QueryClientJobs):
+		addr, err := contracts.ParseAddress(strings.TrimPrefix(path, QueryClientJobs))
+		if err != nil {
+			return nil, err
+		}
+		jobs, err := contracts.ListClientJobs(view, addr, 100)
+		return jsonResponse(jobs, err)
+	case strings.HasPrefix(path, QueryProvJobs):
+		addr, err := contracts.ParseAddress(strings.TrimPrefix(path, QueryProvJobs))
+		if err != nil {
+			return nil, err
+		}
+		jobs, err := contracts.ListProviderJobs(view, addr)
+		return jsonResponse(jobs, err)
+	case strings.HasPrefix(path, QueryProvider):
+		addr, err := contracts.ParseAddress(strings.TrimPrefix(path, QueryProvider))
+		if err != nil {
+			return nil, err
+		}
+		if req.Prove {
+			return a.prove(contracts.ProviderKey(addr), height)
+		}
+		p, err := contracts.GetProvider(view, addr)
+		if err == nil && p == nil {
+			err = contracts.Errorf(contracts.CodeNotFound, "%s is not a registered provider", addr)
+		}
+		return jsonResponse(p, err)
+	case path == QueryProviders:
+		list, err := contracts.ListProviders(view)
+		return jsonResponse(list, err)
 	case path == QueryStore:
 		if len(req.Data) == 0 {
 			return nil, contracts.Errorf(contracts.CodeInvalidArgument, "a store query needs the key in data")

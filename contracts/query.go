@@ -1,6 +1,8 @@
 package contracts
 
 import (
+	"encoding/binary"
+
 	"github.com/holiman/uint256"
 )
 
@@ -111,4 +113,85 @@ func ListUnbondings(kv KV, delegator Address) ([]*Unbonding, error) {
 		err = decodeErr
 	}
 	return out, err
+}
+
+// GetJob reads a job, or nil.
+func GetJob(kv KV, id uint64) (*Job, error) { return state{kv: kv}.job(id) }
+
+// GetProvider reads a provider, or nil.
+func GetProvider(kv KV, a Address) (*Provider, error) { return state{kv: kv}.provider(a) }
+
+// ListProviders returns every provider in address order.
+func ListProviders(kv KV) ([]*Provider, error) {
+	var out []*Provider
+	var decodeErr error
+	err := iteratePrefix(kv, []byte{prefixProvider}, func(_, v []byte) bool {
+		p, err := DecodeProvider(v)
+		if err != nil {
+			decodeErr = err
+			return false
+		}
+		out = append(out, p)
+		return true
+	})
+	if err == nil {
+		err = decodeErr
+	}
+	return out, err
+}
+
+// ListClientJobs returns up to limit of a client's jobs, newest first.
+func ListClientJobs(kv KV, client Address, limit int) ([]*Job, error) {
+	var ids []uint64
+	err := iteratePrefix(kv, append([]byte{prefixClientJob}, client[:]...), func(k, _ []byte) bool {
+		ids = append(ids, binary.BigEndian.Uint64(k[1+AddressLen:]))
+		return true
+	})
+	if err != nil {
+		return nil, err
+	}
+	var out []*Job
+	for i := len(ids) - 1; i >= 0 && len(out) < limit; i-- {
+		j, err := GetJob(kv, ids[i])
+		if err != nil {
+			return nil, err
+		}
+		if j != nil {
+			out = append(out, j)
+		}
+	}
+	return out, nil
+}
+
+// ProviderJob is one of a provider's open assignments.
+type ProviderJob struct {
+	Job  *Job `json:"job"`
+	Slot int  `json:"slot"`
+}
+
+// ListProviderJobs returns a provider's assignments on jobs not yet settled, oldest first.
+func ListProviderJobs(kv KV, provider Address) ([]ProviderJob, error) {
+	type ref struct {
+		id   uint64
+		slot int
+	}
+	var refs []ref
+	err := iteratePrefix(kv, append([]byte{prefixProviderJob}, provider[:]...), func(k, v []byte) bool {
+		refs = append(refs, ref{id: binary.BigEndian.Uint64(k[1+AddressLen:]), slot: int(v[0])})
+		return true
+	})
+	if err != nil {
+		return nil, err
+	}
+	var out []ProviderJob
+	for _, r := range refs {
+		j, err := GetJob(kv, r.id)
+		if err != nil {
+			return nil, err
+		}
+		if j != nil {
+			out = append(out, ProviderJob{Job: j, Slot: r.slot})
+		}
+	}
+	return out, nil
 }
