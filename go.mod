@@ -9,6 +9,7 @@ require (
 	github.com/ipfs/go-ipld-format v0.6.4
 	github.com/multiformats/go-multihash v0.2.3
 	github.com/tetratelabs/wazero v1.12.0
+	google.golang.org/protobuf v1.36.12
 )
 
 require (
@@ -69,7 +70,6 @@ require (
 	golang.org/x/crypto v0.57.0 // indirect
 	golang.org/x/sync v0.23.0 // indirect
 	golang.org/x/sys v0.49.0 // indirect
-	google.golang.org/protobuf v1.36.12 // indirect
 	gotest.tools/v3 v3.5.2 // indirect
 	lukechampine.com/blake3 v1.4.1 // indirect
 )
