@@ -3,6 +3,7 @@ module github.com/ciro-network/ciro-node
 go 1.26.8
 
 require (
+	github.com/NVIDIA/go-nvml v0.13.4-1
 	github.com/docker/docker v28.5.2+incompatible
 	github.com/ipfs/boxo v0.43.0
 	github.com/ipfs/go-cid v0.6.2
