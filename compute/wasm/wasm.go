@@ -39,15 +39,34 @@ type Options struct {
 	Epoch time.Time
 	// MaxLogBytes caps the kept stdout+stderr. Zero means 1 MiB.
 	MaxLogBytes int
+	// MaxCachedModules bounds how many compiled modules are kept for reuse. Zero means 8.
+	MaxCachedModules int
 }
 
-// Executor runs WASI preview 1 modules. It is safe for concurrent use; each run gets its own
-// wazero runtime, and compiled code is shared through a compilation cache.
+// Executor runs WASI preview 1 modules. It is safe for concurrent use. One wazero runtime
+// serves every run: each run instantiates its module anew (fresh memory, clock, random source,
+// mounts) from compiled code kept per module hash, so a provider compiles a module once.
+// Limits are per instantiation: memory through the run's allocator, time through the run's
+// context (the runtime closes a module when its context ends).
 type Executor struct {
 	opts  Options
 	log   *slog.Logger
-	cache wazero.CompilationCache
-	once  sync.Once
+	rt    wazero.Runtime
+	cache *moduleCache
+}
+
+// moduleCache keeps compiled modules by SHA-256, least recently used evicted first; an evicted
+// module is closed once no run uses it.
+type moduleCache struct {
+	mu       sync.Mutex
+	compiled map[string]*compiledEntry
+	order    []string // least recently used first
+}
+
+type compiledEntry struct {
+	cm      wazero.CompiledModule
+	refs    int
+	evicted bool
 }
 
 var _ compute.Executor = (*Executor)(nil)
@@ -60,16 +79,82 @@ func New(opts Options) *Executor {
 	if opts.MaxLogBytes <= 0 {
 		opts.MaxLogBytes = 1 << 20
 	}
+	if opts.MaxCachedModules <= 0 {
+		opts.MaxCachedModules = 8
+	}
 	log := opts.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Executor{opts: opts, log: log, cache: wazero.NewCompilationCache()}
+	ctx := context.Background()
+	rt := wazero.NewRuntimeWithConfig(ctx, wazero.NewRuntimeConfig().WithCloseOnContextDone(true))
+	// Instantiating WASI into a fresh runtime only fails on a wazero bug.
+	wasi_snapshot_preview1.MustInstantiate(ctx, rt)
+	return &Executor{opts: opts, log: log, rt: rt, cache: &moduleCache{compiled: map[string]*compiledEntry{}}}
 }
 
-// Close frees compiled code.
+// Close frees the runtime and all compiled code. Runs must have returned.
 func (e *Executor) Close(ctx context.Context) error {
-	return e.cache.Close(ctx)
+	return e.rt.Close(ctx)
+}
+
+// acquire returns the compiled module for the given bytes, compiling them on first use.
+// release must be called when the run is done with it.
+func (e *Executor) acquire(ctx context.Context, digest string, code []byte) (*compiledEntry, error) {
+	c, max := e.cache, e.opts.MaxCachedModules
+	c.mu.Lock()
+	if ent, ok := c.compiled[digest]; ok {
+		ent.refs++
+		c.touch(digest)
+		c.mu.Unlock()
+		return ent, nil
+	}
+	c.mu.Unlock()
+	cm, err := e.rt.CompileModule(ctx, code)
+	if err != nil {
+		return nil, err
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if ent, ok := c.compiled[digest]; ok { // compiled concurrently by another run
+		cm.Close(ctx)
+		ent.refs++
+		c.touch(digest)
+		return ent, nil
+	}
+	ent := &compiledEntry{cm: cm, refs: 1}
+	c.compiled[digest] = ent
+	c.order = append(c.order, digest)
+	for len(c.order) > max {
+		old := c.order[0]
+		c.order = c.order[1:]
+		victim := c.compiled[old]
+		delete(c.compiled, old)
+		victim.evicted = true
+		if victim.refs == 0 {
+			victim.cm.Close(context.Background())
+		}
+	}
+	return ent, nil
+}
+
+func (e *Executor) release(ent *compiledEntry) {
+	c := e.cache
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	ent.refs--
+	if ent.evicted && ent.refs == 0 {
+		ent.cm.Close(context.Background())
+	}
+}
+
+func (c *moduleCache) touch(digest string) {
+	for i, d := range c.order {
+		if d == digest {
+			c.order = append(append(c.order[:i:i], c.order[i+1:]...), digest)
+			return
+		}
+	}
 }
 
 // Run implements compute.Executor. Inputs.Artifact is the module; when job.Ref is set it must
@@ -94,7 +179,7 @@ func (e *Executor) Run(ctx context.Context, job compute.Job, in compute.Inputs) 
 	// Guest code runs on this goroutine: pin it so thread CPU time measures the job.
 	runtime.LockOSThread()
 	cpu0 := threadCPU()
-	mem, runErr := e.run(ctx, job, in, limits, res.OutputDir(), logs, &res.ExitCode)
+	mem, runErr := e.run(ctx, job, in, digest, limits, res.OutputDir(), logs, &res.ExitCode)
 	res.Usage.CPU = threadCPU() - cpu0
 	runtime.UnlockOSThread()
 	res.Usage.Wall = time.Since(start)
@@ -113,24 +198,23 @@ func (e *Executor) Run(ctx context.Context, job compute.Job, in compute.Inputs) 
 }
 
 // run executes the module and classifies how it ended. It returns the peak linear memory.
-func (e *Executor) run(ctx context.Context, job compute.Job, in compute.Inputs, limits compute.Limits,
+func (e *Executor) run(ctx context.Context, job compute.Job, in compute.Inputs, digest string, limits compute.Limits,
 	outDir string, logs io.Writer, exitCode *int) (uint64, error) {
 	runCtx, cancel := context.WithTimeout(ctx, limits.Wall)
 	defer cancel()
 	alloc := &capAllocator{limit: limits.MemoryBytes}
 	runCtx = experimental.WithMemoryAllocator(runCtx, alloc)
 
-	rt := wazero.NewRuntimeWithConfig(runCtx, wazero.NewRuntimeConfig().
-		WithCloseOnContextDone(true).
-		WithCompilationCache(e.cache))
-	defer rt.Close(context.Background())
-	if _, err := wasi_snapshot_preview1.Instantiate(runCtx, rt); err != nil {
-		return 0, fmt.Errorf("wasm: wasi: %w", err)
-	}
-	compiled, err := rt.CompileModule(runCtx, in.Artifact)
+	// Compiling is the provider's cost, not the job's: it runs outside the wall-time limit.
+	ent, err := e.acquire(ctx, digest, in.Artifact)
 	if err != nil {
+		if ctx.Err() != nil {
+			return 0, fmt.Errorf("%w: %v", compute.ErrCancelled, ctx.Err())
+		}
 		return 0, fmt.Errorf("%w: wasm: compile: %v", compute.ErrInvalidJob, err)
 	}
+	defer e.release(ent)
+	compiled := ent.cm
 	mems := compiled.ImportedMemories()
 	for _, m := range compiled.ExportedMemories() {
 		mems = append(mems, m)
@@ -164,7 +248,7 @@ func (e *Executor) run(ctx context.Context, job compute.Job, in compute.Inputs, 
 		cfg = cfg.WithEnv(k, v)
 	}
 
-	mod, err := rt.InstantiateModule(runCtx, compiled, cfg)
+	mod, err := e.rt.InstantiateModule(runCtx, compiled, cfg)
 	if mod != nil {
 		mod.Close(context.Background())
 	}

@@ -13,8 +13,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/tetratelabs/wazero"
-
 	"github.com/ciro-network/ciro-node/compute"
 	"github.com/ciro-network/ciro-node/compute/internal/cidtest"
 )
@@ -42,16 +40,45 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
-// cache is shared by every test's executor so the guest compiles once.
-var cache = wazero.NewCompilationCache()
+// shared compiles the guest once for all tests; newExec gives each test its own result root.
+var shared = New(Options{})
 
 func newExec(t testing.TB) *Executor {
-	e := New(Options{ResultRoot: t.TempDir()})
-	e.cache = cache
-	return e
+	if t, ok := t.(*testing.T); ok && raceEnabled && testing.Short() && !strings.Contains(t.Name(), "Concurrent") {
+		t.Skip("heavy under -race -short; TestConcurrentRunsAreIsolated covers the executor's shared state")
+	}
+	e := *shared
+	e.opts.ResultRoot = t.TempDir()
+	return &e
+}
+
+func TestModuleCacheReusesAndEvicts(t *testing.T) {
+	newExec(t) // skips under -race -short
+	e := New(Options{ResultRoot: t.TempDir(), MaxCachedModules: 1})
+	defer e.Close(context.Background())
+	for i := 0; i < 2; i++ {
+		if _, err := e.Run(context.Background(), job("exit"), compute.Inputs{Artifact: guest}); !errors.Is(err, compute.ErrNonZeroExit) {
+			t.Fatal(err)
+		}
+	}
+	sum := sha256.Sum256(guest)
+	if len(e.cache.compiled) != 1 || e.cache.compiled[hex.EncodeToString(sum[:])].refs != 0 {
+		t.Fatalf("cache %v", e.cache.compiled)
+	}
+	// A second module evicts the first (the smallest valid module: just the header).
+	tiny := []byte{0, 'a', 's', 'm', 1, 0, 0, 0}
+	if _, err := e.Run(context.Background(), job(), compute.Inputs{Artifact: tiny}); err != nil {
+		t.Fatalf("empty module: %v", err)
+	}
+	if _, ok := e.cache.compiled[hex.EncodeToString(sum[:])]; ok || len(e.cache.compiled) != 1 {
+		t.Fatalf("not evicted: %d entries", len(e.cache.compiled))
+	}
 }
 
 func job(args ...string) compute.Job {
+	if len(args) == 1 && args[0] == "" {
+		args = nil
+	}
 	return compute.Job{ID: "t", Type: compute.DataProcessing, Executor: compute.ExecWASM, Args: args,
 		Seed: 42, Limits: compute.Limits{Wall: 20 * time.Second, MemoryBytes: 256 << 20}}
 }
@@ -230,5 +257,33 @@ func TestNonZeroExitAndLimits(t *testing.T) {
 	j.Ref = strings.Repeat("0", 64)
 	if _, err := e.Run(context.Background(), j, compute.Inputs{Artifact: guest}); !errors.Is(err, compute.ErrArtifactMismatch) {
 		t.Fatalf("mismatch: %v", err)
+	}
+}
+
+func TestConcurrentRunsAreIsolated(t *testing.T) {
+	e := newExec(t)
+	// Under the race detector compiling the 4 MB guest takes minutes: race-check the
+	// executor's shared state (runtime, module cache, reference counts) with the smallest
+	// valid module instead.
+	artifact, mode := guest, "exit"
+	if raceEnabled {
+		artifact, mode = []byte{0, 'a', 's', 'm', 1, 0, 0, 0}, ""
+	}
+	errs := make(chan error, 4)
+	for seed := uint64(1); seed <= 4; seed++ {
+		go func() {
+			j := job(mode)
+			j.Seed = seed
+			res, err := e.Run(context.Background(), j, compute.Inputs{Artifact: artifact})
+			if mode == "exit" && errors.Is(err, compute.ErrNonZeroExit) && res.ExitCode == 3 && strings.Contains(string(res.Logs), "exiting with 3") {
+				err = nil
+			}
+			errs <- err
+		}()
+	}
+	for i := 0; i < 4; i++ {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
 	}
 }
