@@ -313,14 +313,21 @@ func (n *Host) publishRaw(ctx context.Context, topic string, data []byte, po Pub
 	if !ok {
 		return fmt.Errorf("%w: %s", ErrUnknownTopic, topic)
 	}
-	var opts []pubsub.PubOpt
+	// Readiness: GossipSub's MinTopicSize counts mesh peers only, which a publisher that is not
+	// subscribed (a light peer on the tx topic) never has. Flood publishing reaches every known
+	// topic peer, so knowing MinPeers of them is the condition that matters.
 	if po.MinPeers > 0 {
-		opts = append(opts, pubsub.WithReadiness(pubsub.MinTopicSize(po.MinPeers)))
-	}
-	if err := t.Publish(ctx, data, opts...); err != nil {
-		if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
-			return userError("P2P_PUBLISH_TIMEOUT", fmt.Sprintf("no %d peers of %s appeared in time", po.MinPeers, topic), errors.Join(ErrPublish, err))
+		tick := time.NewTicker(20 * time.Millisecond)
+		defer tick.Stop()
+		for len(t.ListPeers()) < po.MinPeers {
+			select {
+			case <-ctx.Done():
+				return userError("P2P_PUBLISH_TIMEOUT", fmt.Sprintf("fewer than %d peers of %s appeared in time", po.MinPeers, topic), errors.Join(ErrPublish, ctx.Err()))
+			case <-tick.C:
+			}
 		}
+	}
+	if err := t.Publish(ctx, data); err != nil {
 		return fmt.Errorf("%w: %s: %w", ErrPublish, topic, err)
 	}
 	return nil

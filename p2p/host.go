@@ -233,8 +233,8 @@ func ParseBootstrap(addrs []string) ([]peer.AddrInfo, error) {
 	return out, nil
 }
 
-// Bootstrap connects to the bootstrap peers and refreshes the DHT routing table. It succeeds
-// when at least one bootstrap peer answered.
+// Bootstrap connects to the bootstrap peers, waits until one of them is in the DHT routing table
+// and starts a refresh of the table. It succeeds when at least one bootstrap peer answered.
 func (n *Host) Bootstrap(ctx context.Context) error {
 	var wg sync.WaitGroup
 	errs := make([]error, len(n.boots))
@@ -258,14 +258,19 @@ func (n *Host) Bootstrap(ctx context.Context) error {
 	if !ok && len(n.boots) > 0 {
 		return userError("P2P_NO_PEERS", "no bootstrap peer could be reached", errors.Join(ErrNoPeers, errors.Join(errs...)))
 	}
-	select {
-	case err := <-n.dht.ForceRefresh():
-		if err != nil {
-			return fmt.Errorf("p2p: refresh routing table: %w", err)
+	// A connected peer enters the routing table only once identify has confirmed it speaks the
+	// DHT protocol; refreshing before that walks an empty table.
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for n.dht.RoutingTable().Size() == 0 {
+		select {
+		case <-ctx.Done():
+			return userError("P2P_NO_PEERS", "bootstrap peers do not speak the Ciro DHT", errors.Join(ErrNoPeers, ctx.Err()))
+		case <-tick.C:
 		}
-	case <-ctx.Done():
-		return ctx.Err()
 	}
+	// The refresh fills the table in the background; Status shows its progress.
+	_ = n.dht.RefreshRoutingTable()
 	return nil
 }
 
