@@ -89,7 +89,9 @@ func rawCID(b []byte) cid.Cid {
 // of two raw leaves: PBNode{Links: [PBLink{Hash, Name:"", Tsize}]…, Data: UnixFS{Type: File,
 // filesize, blocksizes}} with links before data (dag-pb's canonical order).
 func expectedTwoLeafRoot(a, b []byte) cid.Cid {
-	field := func(out []byte, num int, wire byte) []byte { return binary.AppendUvarint(out, uint64(num<<3)|uint64(wire)) }
+	field := func(out []byte, num int, wire byte) []byte {
+		return binary.AppendUvarint(out, uint64(num<<3)|uint64(wire))
+	}
 	bytesField := func(out []byte, num int, v []byte) []byte {
 		out = field(out, num, 2)
 		out = binary.AppendUvarint(out, uint64(len(v)))

@@ -18,6 +18,7 @@ import (
 	blocks "github.com/ipfs/go-block-format"
 	"github.com/ipfs/go-cid"
 	ipld "github.com/ipfs/go-ipld-format"
+	mh "github.com/multiformats/go-multihash"
 )
 
 // Fetch makes the whole DAG under root local, fetching missing blocks over bitswap in one
@@ -56,10 +57,22 @@ func (s *Store) fetch(ctx context.Context, root cid.Cid, progress func(done, tot
 		// Keep the window full: want more blocks while fewer than FetchWindow are wanted.
 		for len(frontier) > 0 && len(wanted) < s.opts.FetchWindow {
 			k := min(batch, len(frontier), s.opts.FetchWindow-len(wanted))
-			keys := frontier[:k:k]
-			frontier = frontier[k:]
-			for _, c := range keys {
+			keys := make([]cid.Cid, 0, k)
+			for _, c := range frontier[:k] {
+				// Bitswap never transfers a zero-length block (an empty file's leaf); its
+				// bytes are known, so store it here.
+				if c == emptyRawCID {
+					if err := s.bs.Put(ctx, emptyRawBlock); err != nil {
+						return fmt.Errorf("content: store empty block: %w", err)
+					}
+					continue
+				}
 				wanted[c] = struct{}{}
+				keys = append(keys, c)
+			}
+			frontier = frontier[k:]
+			if len(keys) == 0 {
+				continue
 			}
 			ch := sess.GetBlocks(ctx, keys)
 			fwd.Add(1)
@@ -122,6 +135,27 @@ func (s *Store) timeoutError(root cid.Cid, wanted map[cid.Cid]struct{}) error {
 	}
 	msg := fmt.Sprintf("no peer sent a block of %s for %v (%d blocks missing, e.g. %s); is a provider online?", root, s.opts.FetchTimeout, len(wanted), first)
 	return userError("CONTENT_FETCH_TIMEOUT", msg, fmt.Errorf("%w: %w", ErrFetchTimeout, context.DeadlineExceeded))
+}
+
+var (
+	emptyRawCID   = cid.NewCidV1(cid.Raw, mustSum(nil))
+	emptyRawBlock = mustBlock(nil, emptyRawCID)
+)
+
+func mustSum(b []byte) mh.Multihash {
+	h, err := mh.Sum(b, mh.SHA2_256, -1)
+	if err != nil {
+		panic(err)
+	}
+	return h
+}
+
+func mustBlock(b []byte, c cid.Cid) blocks.Block {
+	blk, err := blocks.NewBlockWithCid(b, c)
+	if err != nil {
+		panic(err)
+	}
+	return blk
 }
 
 // decodeLinks returns a UnixFS block's children and the cumulative size it declares.
