@@ -12,15 +12,74 @@ import (
 	"time"
 
 	"github.com/BurntSushi/toml"
+	ma "github.com/multiformats/go-multiaddr"
+
+	"github.com/ciro-network/ciro-node/contracts"
 )
 
 // Config is a node's configuration, read from HOME/config/config.toml. Each section has its own
 // struct and its own Validate; CIRO_<SECTION>_<KEY> environment variables override the file
 // (for example CIRO_CHAIN_TIMEOUT_COMMIT=500ms).
 type Config struct {
-	Node  NodeConfig  `toml:"node"`
-	Chain ChainConfig `toml:"chain"`
-	API   APIConfig   `toml:"api"`
+	Node     NodeConfig     `toml:"node"`
+	Chain    ChainConfig    `toml:"chain"`
+	P2P      P2PConfig      `toml:"p2p"`
+	Storage  StorageConfig  `toml:"storage"`
+	Provider ProviderConfig `toml:"provider"`
+	Verifier VerifierConfig `toml:"verifier"`
+	API      APIConfig      `toml:"api"`
+}
+
+// P2PConfig is the libp2p side of the node: DHT, GossipSub and bitswap.
+type P2PConfig struct {
+	// Listen are multiaddrs; the default is port 4001 on every interface, TCP and QUIC.
+	Listen []string `toml:"listen"`
+	// Bootstrap are full multiaddrs (with /p2p/<id>) of peers to join through. One is enough:
+	// CometBFT peers are then found through the DHT.
+	Bootstrap []string `toml:"bootstrap"`
+	// MDNS finds peers on the local network.
+	MDNS bool `toml:"mdns"`
+}
+
+// StorageConfig bounds the content store (models, inputs and results as IPFS blocks).
+type StorageConfig struct {
+	// MaxImportMiB bounds one upload; MaxFetchMiB one download.
+	MaxImportMiB int64 `toml:"max_import_mib"`
+	MaxFetchMiB  int64 `toml:"max_fetch_mib"`
+	// FetchTimeout fails a download that receives no block for this long.
+	FetchTimeout Duration `toml:"fetch_timeout"`
+}
+
+// ProviderConfig makes the node sell compute.
+type ProviderConfig struct {
+	Enabled bool `toml:"enabled"`
+	// MaxConcurrentJobs is the capacity declared on chain.
+	MaxConcurrentJobs int `toml:"max_concurrent_jobs"`
+	// Stake is bonded with the provider role at start if the account has less staked.
+	Stake string `toml:"stake"`
+	// FloorPrice is the ask for every job type this machine can run, e.g. "0.5ciro".
+	FloorPrice string `toml:"floor_price"`
+	// Region is declared in adverts and on chain.
+	Region string `toml:"region"`
+	// GPUIDs restricts the GPUs offered (empty: all).
+	GPUIDs []int `toml:"gpu_ids"`
+	// ZKMLEnabled offers zk proving jobs once proofs land.
+	ZKMLEnabled bool `toml:"zkml_enabled"`
+	// AutoRestake bonds withdrawn earnings again.
+	AutoRestake bool `toml:"auto_restake"`
+	// CommissionBps is the share of delegators' rewards the provider keeps.
+	CommissionBps int `toml:"commission_bps"`
+	// Behaviour is for test networks only: honest, wrong (returns wrong results) or silent
+	// (never answers). Real providers leave it honest.
+	Behaviour string `toml:"behaviour"`
+}
+
+// VerifierConfig makes a validator re-run a sample of sampled-verification jobs and challenge
+// mismatches.
+type VerifierConfig struct {
+	Enabled bool `toml:"enabled"`
+	// SampleBps is the share of sampled results re-executed, in basis points.
+	SampleBps int `toml:"sample_bps"`
 }
 
 // NodeConfig names the node and its logging.
@@ -94,7 +153,11 @@ func DefaultConfig() Config {
 			MempoolSize:        10_000,
 			KeepRecentVersions: 1000,
 		},
-		API: APIConfig{Listen: "127.0.0.1:8080"},
+		P2P:      P2PConfig{Listen: []string{"/ip4/0.0.0.0/tcp/4001", "/ip4/0.0.0.0/udp/4001/quic-v1"}},
+		Storage:  StorageConfig{MaxImportMiB: 16 << 10, MaxFetchMiB: 16 << 10, FetchTimeout: Duration{30 * time.Second}},
+		Provider: ProviderConfig{MaxConcurrentJobs: 2, Stake: "1000ciro", FloorPrice: "0.05ciro", Region: "unknown", Behaviour: "honest", CommissionBps: 1000},
+		Verifier: VerifierConfig{SampleBps: 1000},
+		API:      APIConfig{Listen: "127.0.0.1:8080"},
 	}
 }
 
@@ -122,6 +185,10 @@ func (c Config) Validate() error {
 	return errors.Join(
 		wrapSection("node", c.Node.Validate()),
 		wrapSection("chain", c.Chain.Validate()),
+		wrapSection("p2p", c.P2P.Validate()),
+		wrapSection("storage", c.Storage.Validate()),
+		wrapSection("provider", c.Provider.Validate()),
+		wrapSection("verifier", c.Verifier.Validate()),
 		wrapSection("api", c.API.Validate()),
 	)
 }
@@ -169,6 +236,64 @@ func (c ChainConfig) Validate() error {
 		if id, _, ok := strings.Cut(p, "@"); !ok || len(id) != 40 {
 			return fmt.Errorf("persistent_peers: %q is not id@host:port", p)
 		}
+	}
+	return nil
+}
+
+// Validate checks the p2p section.
+func (c P2PConfig) Validate() error {
+	for _, a := range append(append([]string{}, c.Listen...), c.Bootstrap...) {
+		if _, err := ma.NewMultiaddr(a); err != nil {
+			return fmt.Errorf("%q is not a multiaddr: %w", a, err)
+		}
+	}
+	for _, a := range c.Bootstrap {
+		if !strings.Contains(a, "/p2p/") {
+			return fmt.Errorf("bootstrap %q needs a /p2p/<peer id> part", a)
+		}
+	}
+	return nil
+}
+
+// Validate checks the storage section.
+func (c StorageConfig) Validate() error {
+	if c.MaxImportMiB <= 0 || c.MaxFetchMiB <= 0 {
+		return fmt.Errorf("max_import_mib and max_fetch_mib must be positive")
+	}
+	if c.FetchTimeout.Duration <= 0 {
+		return fmt.Errorf("fetch_timeout must be positive")
+	}
+	return nil
+}
+
+// Validate checks the provider section.
+func (c ProviderConfig) Validate() error {
+	if !c.Enabled {
+		return nil
+	}
+	if c.MaxConcurrentJobs < 1 || c.MaxConcurrentJobs > 1000 {
+		return fmt.Errorf("max_concurrent_jobs must be between 1 and 1000")
+	}
+	for key, v := range map[string]string{"stake": c.Stake, "floor_price": c.FloorPrice} {
+		if _, err := contracts.ParseAmount(v); err != nil {
+			return fmt.Errorf("%s: %w", key, err)
+		}
+	}
+	switch c.Behaviour {
+	case "honest", "wrong", "silent":
+	default:
+		return fmt.Errorf("behaviour %q: want honest, wrong or silent", c.Behaviour)
+	}
+	if c.CommissionBps < 0 || c.CommissionBps > 10_000 {
+		return fmt.Errorf("commission_bps must be within 0..10000")
+	}
+	return nil
+}
+
+// Validate checks the verifier section.
+func (c VerifierConfig) Validate() error {
+	if c.SampleBps < 0 || c.SampleBps > 10_000 {
+		return fmt.Errorf("sample_bps must be within 0..10000")
 	}
 	return nil
 }
@@ -288,6 +413,15 @@ func setField(f reflect.Value, value string) error {
 			return err
 		}
 		f.SetInt(v)
+	case reflect.Slice:
+		parts := splitList(value)
+		out := reflect.MakeSlice(f.Type(), len(parts), len(parts))
+		for i, p := range parts {
+			if err := setField(out.Index(i), p); err != nil {
+				return err
+			}
+		}
+		f.Set(out)
 	default:
 		return fmt.Errorf("unsupported kind %s", f.Kind())
 	}

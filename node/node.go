@@ -11,11 +11,13 @@ import (
 
 	cmtcfg "github.com/cometbft/cometbft/config"
 	cmtnode "github.com/cometbft/cometbft/node"
-	"github.com/cometbft/cometbft/p2p"
+	cmtp2p "github.com/cometbft/cometbft/p2p"
 	"github.com/cometbft/cometbft/privval"
 	"github.com/cometbft/cometbft/proxy"
 
 	"github.com/ciro-network/ciro-node/consensus"
+	"github.com/ciro-network/ciro-node/p2p"
+	"github.com/ciro-network/ciro-node/storage/content"
 	"github.com/ciro-network/ciro-node/storage/statedb"
 )
 
@@ -31,14 +33,30 @@ type Options struct {
 
 // Node is a full peer: the Ciro application and CometBFT in one process.
 type Node struct {
-	opts  Options
-	log   *slog.Logger
-	store *statedb.Store
-	app   *consensus.App
-	cmt   *cmtnode.Node
+	opts    Options
+	log     *slog.Logger
+	store   *statedb.Store
+	app     *consensus.App
+	cmt     *cmtnode.Node
+	host    *p2p.Host
+	content *content.Store
+
+	// ctx ends when the node stops; every task the node starts runs under it.
+	ctx    context.Context
+	cancel context.CancelFunc
+	tasks  sync.WaitGroup
 
 	stopOnce sync.Once
 	stopErr  error
+}
+
+// goTask runs f under the node's context; Stop waits for it.
+func (n *Node) goTask(f func(ctx context.Context)) {
+	n.tasks.Add(1)
+	go func() {
+		defer n.tasks.Done()
+		f(n.ctx)
+	}()
 }
 
 // StatePath is where a home keeps the application's Merkle state.
@@ -77,7 +95,7 @@ func New(opts Options) (*Node, error) {
 	if err := cmt.ValidateBasic(); err != nil {
 		return nil, fmt.Errorf("cometbft config: %w", err)
 	}
-	nodeKey, err := p2p.LoadNodeKey(cmt.NodeKeyFile())
+	nodeKey, err := cmtp2p.LoadNodeKey(cmt.NodeKeyFile())
 	if err != nil {
 		return nil, fmt.Errorf("node key %s: %w (run `ciro-node init` or `ciro-node testnet` first)", cmt.NodeKeyFile(), err)
 	}
@@ -95,6 +113,7 @@ func New(opts Options) (*Node, error) {
 		return nil, fmt.Errorf("open state: %w", err)
 	}
 	n := &Node{opts: opts, log: opts.Logger, store: store}
+	n.ctx, n.cancel = context.WithCancel(context.Background())
 	n.app, err = consensus.NewApp(consensus.Options{
 		Store:           store,
 		Logger:          opts.Logger.With("module", "app"),
@@ -124,6 +143,9 @@ func (n *Node) Start() error {
 	if err := n.cmt.Start(); err != nil {
 		return fmt.Errorf("start cometbft: %w", err)
 	}
+	if err := n.startMesh(n.ctx); err != nil {
+		return err
+	}
 	n.log.Info("node started", "moniker", n.opts.Config.Node.Moniker, "node_id", string(n.cmt.NodeInfo().ID()),
 		"rpc", n.opts.Config.Chain.RPCListen, "height", n.store.Version())
 	return nil
@@ -133,6 +155,18 @@ func (n *Node) Start() error {
 func (n *Node) Stop() error {
 	n.stopOnce.Do(func() {
 		var errs []error
+		n.cancel()
+		n.tasks.Wait()
+		if n.content != nil {
+			if err := n.content.Close(); err != nil {
+				errs = append(errs, fmt.Errorf("close content: %w", err))
+			}
+		}
+		if n.host != nil {
+			if err := n.host.Close(); err != nil {
+				errs = append(errs, fmt.Errorf("close p2p: %w", err))
+			}
+		}
 		if n.cmt.IsRunning() {
 			if err := n.cmt.Stop(); err != nil {
 				errs = append(errs, fmt.Errorf("stop cometbft: %w", err))

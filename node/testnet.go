@@ -13,12 +13,14 @@ import (
 
 	"github.com/cometbft/cometbft/crypto"
 	cmted25519 "github.com/cometbft/cometbft/crypto/ed25519"
-	"github.com/cometbft/cometbft/p2p"
+	cmtp2p "github.com/cometbft/cometbft/p2p"
+	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/cometbft/cometbft/privval"
 	cmttypes "github.com/cometbft/cometbft/types"
 	"github.com/holiman/uint256"
 
 	"github.com/ciro-network/ciro-node/contracts"
+	"github.com/ciro-network/ciro-node/p2p"
 )
 
 // TestnetOptions describe a network of validators on one machine.
@@ -32,8 +34,9 @@ type TestnetOptions struct {
 	Output string
 	// ChainID defaults to "ciro-devnet".
 	ChainID string
-	// BasePort is node0's CometBFT p2p port; node i uses BasePort+10i (p2p) and
-	// BasePort+10i+1 (RPC), and API port APIBasePort+i. Zero means 26656 and 8080.
+	// BasePort is node0's CometBFT p2p port; node i uses BasePort+10i (CometBFT p2p),
+	// BasePort+10i+1 (RPC), BasePort+10i+2 (libp2p, TCP and QUIC) and API port
+	// APIBasePort+i. Zero means 26656 and 8080.
 	BasePort    int
 	APIBasePort int
 	// Params are the protocol parameters; nil means DevnetParams.
@@ -112,6 +115,7 @@ func GenerateTestnet(o TestnetOptions) error {
 
 	type home struct {
 		dir      string
+		peerID   peer.ID
 		nodeID   string
 		cfg      Config
 		valPub   []byte
@@ -125,13 +129,15 @@ func GenerateTestnet(o TestnetOptions) error {
 		cfg.Chain.P2PListen = fmt.Sprintf("tcp://127.0.0.1:%d", o.BasePort+10*i)
 		cfg.Chain.RPCListen = fmt.Sprintf("tcp://127.0.0.1:%d", o.BasePort+10*i+1)
 		cfg.API.Listen = fmt.Sprintf("127.0.0.1:%d", o.APIBasePort+i)
+		meshPort := o.BasePort + 10*i + 2
+		cfg.P2P.Listen = []string{fmt.Sprintf("/ip4/127.0.0.1/tcp/%d", meshPort), fmt.Sprintf("/ip4/127.0.0.1/udp/%d/quic-v1", meshPort)}
 		cmt := CometConfig(dir, cfg)
 		for _, d := range []string{filepath.Dir(cmt.NodeKeyFile()), filepath.Dir(cmt.PrivValidatorStateFile())} {
 			if err := os.MkdirAll(d, 0o700); err != nil {
 				return err
 			}
 		}
-		nodeKey, err := p2p.LoadOrGenNodeKey(cmt.NodeKeyFile())
+		nodeKey, err := cmtp2p.LoadOrGenNodeKey(cmt.NodeKeyFile())
 		if err != nil {
 			return err
 		}
@@ -151,7 +157,15 @@ func GenerateTestnet(o TestnetOptions) error {
 				return err
 			}
 		}
-		homes[i] = home{dir: dir, nodeID: string(nodeKey.ID()), cfg: cfg, valPub: pv.Key.PubKey.Bytes(), acctPriv: acct.Private}
+		meshKey, err := p2p.LoadOrCreateIdentity(P2PKeyPath(dir))
+		if err != nil {
+			return err
+		}
+		peerID, err := peer.IDFromPrivateKey(meshKey)
+		if err != nil {
+			return err
+		}
+		homes[i] = home{dir: dir, peerID: peerID, nodeID: string(nodeKey.ID()), cfg: cfg, valPub: pv.Key.PubKey.Bytes(), acctPriv: acct.Private}
 	}
 
 	// Genesis: each validator's stake, a little balance for fees, some for each extra account,
@@ -215,6 +229,14 @@ func GenerateTestnet(o TestnetOptions) error {
 			}
 		}
 		h.cfg.Chain.PersistentPeers = strings.Join(peers, ",")
+		// One libp2p bootstrap address each: node0 joins through node1, the rest through node0.
+		if len(homes) > 1 {
+			boot := homes[0]
+			if i == 0 {
+				boot = homes[1]
+			}
+			h.cfg.P2P.Bootstrap = []string{boot.cfg.P2P.Listen[0] + "/p2p/" + boot.peerID.String()}
+		}
 		if err := doc.SaveAs(CometConfig(h.dir, h.cfg).GenesisFile()); err != nil {
 			return err
 		}
