@@ -14,10 +14,10 @@ import (
 	"github.com/cometbft/cometbft/crypto"
 	cmted25519 "github.com/cometbft/cometbft/crypto/ed25519"
 	cmtp2p "github.com/cometbft/cometbft/p2p"
-	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/cometbft/cometbft/privval"
 	cmttypes "github.com/cometbft/cometbft/types"
 	"github.com/holiman/uint256"
+	"github.com/libp2p/go-libp2p/core/peer"
 
 	"github.com/ciro-network/ciro-node/contracts"
 	"github.com/ciro-network/ciro-node/p2p"
