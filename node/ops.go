@@ -152,6 +152,9 @@ func AccountQueryPath(home, who string) (string, error) {
 	return resolvedPath(home, consensus.QueryAccount, who)
 }
 
+// StakerPathFor is the staker query path of an address.
+func StakerPathFor(a contracts.Address) string { return consensus.QueryStaker + a.String() }
+
 // StakerQueryPath resolves a key name or address into its staker query path.
 func StakerQueryPath(home, who string) (string, error) {
 	return resolvedPath(home, consensus.QueryStaker, who)

@@ -58,6 +58,7 @@ func newRootCmd() *cobra.Command {
 		newKeysCmd(),
 		newTxCmd(),
 		newQueryCmd(),
+		newProviderCmd(),
 	)
 	return root
 }
