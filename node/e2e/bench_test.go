@@ -243,6 +243,9 @@ func driveLoad(b *testing.B, ctx context.Context, d *node.Devnet, txs [][][]byte
 		total += len(s)
 	}
 	c0 := d.Clients[0]
+	if avg, err := os.ReadFile("/proc/loadavg"); err == nil {
+		b.Logf("load average before the load: %s", strings.TrimSpace(string(avg)))
+	}
 	start, err := c0.Height(ctx)
 	if err != nil {
 		b.Fatal(err)
@@ -364,10 +367,12 @@ func driveLoad(b *testing.B, ctx context.Context, d *node.Devnet, txs [][][]byte
 	return r
 }
 
-// saveCPUProfile takes a 10-second CPU profile from a node's pprof listener.
+// saveCPUProfile takes a 15-second CPU profile from a node's pprof listener, from 3 seconds into
+// the load.
 func saveCPUProfile(b *testing.B, ctx context.Context, addr, path string) {
+	time.Sleep(3 * time.Second)
 	err := func() error {
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr+"/debug/pprof/profile?seconds=10", nil)
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr+"/debug/pprof/profile?seconds=15", nil)
 		if err != nil {
 			return err
 		}
