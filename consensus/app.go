@@ -1,10 +1,12 @@
 package consensus
 
 import (
+	"cmp"
 	"context"
 	"encoding/hex"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 
 	abci "github.com/cometbft/cometbft/abci/types"
@@ -166,12 +168,55 @@ func (a *App) checkTx(raw []byte) error {
 	return scratch.Write()
 }
 
-// PrepareProposal keeps the mempool's order and drops what cannot decode or does not fit.
+// PrepareProposal builds the block from the mempool's transactions in the mempool's order, except
+// that each sender's transactions are put in nonce order and cut at the first nonce that does
+// not follow on from the sender's account. CometBFT's mempool can list one sender's
+// transactions out of nonce order: the CheckTx responses for transactions gossiped by different
+// peers are added to its list concurrently, after the application has answered. A
+// transaction executed ahead of its nonce fails in the block, and every mempool then drops it
+// and, on recheck, all of the sender's later ones. Transactions that do not decode or do not
+// fit are dropped. FinalizeBlock still judges every transaction on its own.
 func (a *App) PrepareProposal(_ context.Context, req *abci.PrepareProposalRequest) (*abci.PrepareProposalResponse, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	decoded := make([]*contracts.Tx, len(req.Txs))
+	bySender := map[contracts.Address][]int{} // a sender's positions in req.Txs, ascending
+	for i, raw := range req.Txs {
+		tx, err := contracts.DecodeTx(raw)
+		if err != nil {
+			continue
+		}
+		decoded[i] = tx
+		bySender[tx.Sender()] = append(bySender[tx.Sender()], i)
+	}
+	// Each sender's positions, in order, receive its transactions in nonce order from the
+	// account's next nonce, as far as they run without a gap. The working tree is the state the
+	// block will execute on: the last commit (and, before block 1, the genesis state).
+	placed := make([][]byte, len(req.Txs))
+	for sender, positions := range bySender {
+		acc, err := contracts.GetAccount(a.store, sender)
+		if err != nil {
+			return nil, fmt.Errorf("consensus: prepare proposal: %w", err)
+		}
+		byNonce := slices.Clone(positions)
+		slices.SortStableFunc(byNonce, func(i, j int) int { return cmp.Compare(decoded[i].Nonce, decoded[j].Nonce) })
+		next, k := acc.Nonce, 0
+		for _, i := range byNonce {
+			if decoded[i].Nonce < next {
+				continue // used already, or a second transaction with the same nonce
+			}
+			if decoded[i].Nonce > next {
+				break
+			}
+			placed[positions[k]] = req.Txs[i]
+			k++
+			next++
+		}
+	}
 	var txs [][]byte
 	var size int64
-	for _, raw := range req.Txs {
-		if _, err := contracts.DecodeTx(raw); err != nil {
+	for _, raw := range placed {
+		if raw == nil {
 			continue
 		}
 		if size+int64(len(raw)) > req.MaxTxBytes {

@@ -295,3 +295,53 @@ func TestQueryProofs(t *testing.T) {
 		t.Fatal("tampered value accepted")
 	}
 }
+
+// TestPrepareProposalNonceOrder gives PrepareProposal one sender's transactions out of nonce
+// order, as CometBFT's mempool can list them, with a gap, a used nonce and undecodable bytes,
+// and checks that the proposal keeps the other sender's place, puts the sender's transactions in
+// nonce order up to the gap, and that every transaction in it then succeeds.
+func TestPrepareProposalNonceOrder(t *testing.T) {
+	alice, bob := newAccount(1), newAccount(2)
+	app, _ := openApp(t, t.TempDir())
+	initChain(t, app, genesis(t, []*testAccount{alice, bob}))
+	pay := func(a *testAccount) []byte {
+		return a.tx(&contracts.Transfer{To: bob.addr, Amount: uint256.NewInt(5)})
+	}
+	used := pay(alice)
+	if res := finalize(t, app, 1, [][]byte{used}); res.TxResults[0].Code != 0 {
+		t.Fatalf("block 1: %s", res.TxResults[0].Log)
+	}
+	a1, a2, a3 := pay(alice), pay(alice), pay(alice)
+	pay(alice) // nonce 4 never reaches the mempool
+	a5 := pay(alice)
+	b0 := pay(bob)
+	in := [][]byte{a3, b0, a5, []byte("junk"), a1, used, a2}
+	res, err := app.PrepareProposal(context.Background(), &abci.PrepareProposalRequest{Txs: in, MaxTxBytes: 1 << 20, Height: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := [][]byte{a1, b0, a2, a3}
+	if len(res.Txs) != len(want) {
+		t.Fatalf("proposal has %d transactions, want %d", len(res.Txs), len(want))
+	}
+	for i := range want {
+		if !bytes.Equal(res.Txs[i], want[i]) {
+			t.Fatalf("proposal tx %d is not the expected one", i)
+		}
+	}
+	for i, r := range finalize(t, app, 2, res.Txs).TxResults {
+		if r.Code != 0 {
+			t.Errorf("tx %d failed: %s", i, r.Log)
+		}
+	}
+
+	// The byte limit still cuts the proposal, after the reordering.
+	res, err = app.PrepareProposal(context.Background(), &abci.PrepareProposalRequest{
+		Txs: [][]byte{a5, pay(bob), pay(bob)}, MaxTxBytes: int64(len(a5)) + 1, Height: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Txs) != 1 {
+		t.Fatalf("proposal under a one-transaction byte limit has %d transactions", len(res.Txs))
+	}
+}

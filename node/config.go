@@ -116,6 +116,9 @@ type ChainConfig struct {
 	KeepRecentVersions int64 `toml:"keep_recent_versions"`
 	// CheckInvariants checks the supply invariant after every block (slow on big states).
 	CheckInvariants bool `toml:"check_invariants"`
+	// PprofListen, if set (host:port), serves Go's net/http/pprof profiles there, for
+	// profiling a node. Empty (the default) serves nothing; bind it to localhost only.
+	PprofListen string `toml:"pprof_listen"`
 }
 
 // APIConfig is the node's HTTP API.
@@ -231,6 +234,11 @@ func (c ChainConfig) Validate() error {
 	}
 	if c.KeepRecentVersions < 0 {
 		return fmt.Errorf("keep_recent_versions must not be negative")
+	}
+	if c.PprofListen != "" {
+		if _, _, err := net.SplitHostPort(c.PprofListen); err != nil {
+			return fmt.Errorf("pprof_listen %q: %w", c.PprofListen, err)
+		}
 	}
 	for _, p := range splitList(c.PersistentPeers) {
 		if id, _, ok := strings.Cut(p, "@"); !ok || len(id) != 40 {

@@ -73,6 +73,7 @@ func CometConfig(home string, c Config) *cmtcfg.Config {
 	cmt.P2P.AddrBookStrict = !c.Chain.AllowLoopbackPeers
 	cmt.P2P.AllowDuplicateIP = c.Chain.AllowLoopbackPeers
 	cmt.RPC.ListenAddress = c.Chain.RPCListen
+	cmt.RPC.PprofListenAddress = c.Chain.PprofListen
 	cmt.Consensus.TimeoutPropose = c.Chain.TimeoutPropose.Duration
 	cmt.Consensus.TimeoutCommit = c.Chain.TimeoutCommit.Duration
 	cmt.Consensus.CreateEmptyBlocks = c.Chain.CreateEmptyBlocks

@@ -14,7 +14,7 @@ import (
 	"github.com/ciro-network/ciro-node/node"
 )
 
-func mustKey(t *testing.T, home, name string) *node.Key {
+func mustKey(t testing.TB, home, name string) *node.Key {
 	t.Helper()
 	k, err := node.LoadKey(home, name)
 	if err != nil {
