@@ -51,6 +51,8 @@ type App struct {
 	check *contracts.Cache
 	// sigOK remembers transactions whose signature verified, by hash.
 	sigOK *lru.Cache[[32]byte, struct{}]
+	// params memoises the decoding of the parameters record.
+	params contracts.ParamsCache
 
 	// pending is the block FinalizeBlock executed and Commit has not yet saved.
 	pendingHeight int64
@@ -162,7 +164,7 @@ func (a *App) checkTx(raw []byte) error {
 	}
 	// Admission runs on a scratch buffer over the check state, so a rejection leaves no trace.
 	scratch := contracts.NewCache(a.check)
-	if err := contracts.NewMachine(scratch).CheckTx(a.chainID, tx); err != nil {
+	if err := contracts.NewMachine(scratch).WithParamsCache(&a.params).CheckTx(a.chainID, tx); err != nil {
 		return err
 	}
 	return scratch.Write()
@@ -243,7 +245,7 @@ func (a *App) FinalizeBlock(_ context.Context, req *abci.FinalizeBlockRequest) (
 	// wrote; a crash before Commit loses both and CometBFT replays from Info's height.
 	block := toBlock(a.chainID, req)
 	blockCache := contracts.NewCache(a.store)
-	machine := contracts.NewMachine(blockCache)
+	machine := contracts.NewMachine(blockCache).WithParamsCache(&a.params)
 
 	resp := &abci.FinalizeBlockResponse{TxResults: make([]*abci.ExecTxResult, len(req.Txs))}
 	events, err := machine.BeginBlock(block)

@@ -1,7 +1,9 @@
 package contracts
 
 import (
+	"bytes"
 	"encoding/json"
+	"sync"
 	"fmt"
 	"math"
 
@@ -154,6 +156,40 @@ func (p Params) Validate() error {
 		return fmt.Errorf("at least one auction weight must be positive")
 	}
 	return nil
+}
+
+// ParamsCache remembers the last decoded parameters record. Decoding is a pure function of the
+// record's bytes, so reusing it cannot change a result; the bytes are still read from state
+// each time, so a parameter change takes effect at once.
+type ParamsCache struct {
+	mu  sync.Mutex
+	raw []byte
+	p   Params
+}
+
+// get decodes the parameters in st, through the cache when c is not nil. Callers get their own
+// copies of the amounts.
+func (c *ParamsCache) get(st state) (Params, error) {
+	if c == nil {
+		return st.params()
+	}
+	raw, err := st.kv.Get(ParamsKey())
+	if err != nil {
+		return Params{}, err
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if raw == nil || !bytes.Equal(raw, c.raw) {
+		p, err := st.params()
+		if err != nil {
+			return Params{}, err
+		}
+		c.raw, c.p = append([]byte(nil), raw...), p
+	}
+	p := c.p
+	p.MinTxFee, p.MinValidatorStake = clone(p.MinTxFee), clone(p.MinValidatorStake)
+	p.JobBaseFee, p.MinJobPrice = clone(p.JobBaseFee), clone(p.MinJobPrice)
+	return p, nil
 }
 
 func (p Params) encode() []byte {
