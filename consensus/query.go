@@ -54,6 +54,9 @@ const (
 func (a *App) Query(_ context.Context, req *abci.QueryRequest) (*abci.QueryResponse, error) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
+	if a.store.Version() == 0 {
+		return queryError(contracts.Errorf(contracts.CodeNotFound, "no block is committed yet; query again after the first block")), nil
+	}
 	height := req.Height
 	if height == 0 {
 		height = a.store.Version()

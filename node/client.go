@@ -18,9 +18,10 @@ import (
 	"github.com/ciro-network/ciro-node/contracts"
 )
 
-// Client talks to a node's CometBFT RPC: it queries state and sends signed transactions.
+// Client talks to a node's CometBFT RPC, over HTTP or in process: it queries state and sends
+// signed transactions.
 type Client struct {
-	RPC     *rpchttp.HTTP
+	RPC     rpcclient.Client
 	chainID string
 }
 
@@ -55,13 +56,15 @@ func (c *Client) ChainID(ctx context.Context) (string, error) {
 	return c.chainID, nil
 }
 
-// Height is the node's latest committed height.
+// Height is the latest height the node's application has committed. CometBFT's own status
+// reports a block as soon as it is stored, a moment before the application commits it; reads
+// at that height would not see it yet.
 func (c *Client) Height(ctx context.Context) (int64, error) {
-	st, err := c.RPC.Status(ctx)
+	info, err := c.RPC.ABCIInfo(ctx)
 	if err != nil {
 		return 0, err
 	}
-	return st.SyncInfo.LatestBlockHeight, nil
+	return info.Response.LastBlockHeight, nil
 }
 
 // Query runs an application query and decodes its JSON value into out.
