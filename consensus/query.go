@@ -29,6 +29,7 @@ const ProofOpType = "ics23:iavl"
 //	/params                   protocol parameters
 //	/supply                   the supply invariant's ledger (no proof)
 //	/job/<id>                 a job, its assignments and settlement
+//	/jobs/recent              the latest 100 jobs, newest first (no proof)
 //	/jobs/client/<addr>       a client's jobs, newest first (no proof)
 //	/jobs/provider/<addr>     a provider's open assignments (no proof)
 //	/provider/<addr>          a provider's offer, load and earnings
@@ -48,6 +49,7 @@ const (
 	QueryProvJobs   = "/jobs/provider/"
 	QueryProvider   = "/provider/"
 	QueryProviders  = "/providers"
+	QueryRecentJobs = "/jobs/recent"
 )
 
 // Query answers reads of committed state.
@@ -166,6 +168,9 @@ func (a *App) query(req *abci.QueryRequest, height int64) (*abci.QueryResponse, 
 			err = contracts.Errorf(contracts.CodeNotFound, "no job %d", id)
 		}
 		return jsonResponse(j, err)
+	case path == QueryRecentJobs:
+		jobs, err := contracts.ListRecentJobs(view, 100)
+		return jsonResponse(jobs, err)
 	case strings.HasPrefix(path, QueryClientJobs):
 		addr, err := contracts.ParseAddress(strings.TrimPrefix(path, QueryClientJobs))
 		if err != nil {

@@ -195,3 +195,22 @@ func ListProviderJobs(kv KV, provider Address) ([]ProviderJob, error) {
 	}
 	return out, nil
 }
+
+// ListRecentJobs returns up to limit jobs, newest first.
+func ListRecentJobs(kv KV, limit int) ([]*Job, error) {
+	b, err := kv.Get(append([]byte{prefixSeq}, "job"...))
+	if err != nil || b == nil {
+		return nil, err
+	}
+	var out []*Job
+	for id := binary.BigEndian.Uint64(b); id >= 1 && len(out) < limit; id-- {
+		j, err := GetJob(kv, id)
+		if err != nil {
+			return nil, err
+		}
+		if j != nil {
+			out = append(out, j)
+		}
+	}
+	return out, nil
+}
