@@ -264,6 +264,48 @@ func (x *exec) noShow(id uint64, slot int) error {
 	return x.tallyRedundant(j, true)
 }
 
+// unfilled decides what happens to a pending job the auction could not fill this block. A job
+// never assigned waits until its deadline, then expires with the reason. A re-auctioned slot
+// waits while providers that could take it are only busy, for at most one more deadline window;
+// when nobody can take it, a redundant job is judged on the results it has and any other job
+// fails. Either way its escrow is settled rather than held.
+func (x *exec) unfilled(j *Job, key []byte, why rejection) error {
+	h := uint64(x.block.Height)
+	if len(j.Assignments) == 0 {
+		if h < j.Spec.Deadline {
+			return nil
+		}
+		if err := x.st.kv.Delete(key); err != nil {
+			return err
+		}
+		return x.closeJob(j, JobExpired, why.String())
+	}
+	window := j.Spec.Deadline - j.SubmittedAt
+	if why.busy > 0 && h <= j.Spec.Deadline+window {
+		return nil
+	}
+	if err := x.st.kv.Delete(key); err != nil {
+		return err
+	}
+	if j.Spec.Verification == VerifyRedundant && liveSlots(j) > 0 {
+		if liveRunning(j) > 0 {
+			return x.st.setJob(j) // the running slots will be judged when they answer or time out
+		}
+		return x.tallyRedundant(j, true)
+	}
+	return x.closeJob(j, JobFailed, "re-auction: "+why.String())
+}
+
+func liveRunning(j *Job) int {
+	n := 0
+	for _, a := range j.Assignments {
+		if a.Status == AssignRunning {
+			n++
+		}
+	}
+	return n
+}
+
 // clearAuction assigns pending jobs, highest priority first and oldest first within a
 // priority, until MaxAssignmentsPerBlock assignments are made.
 func (x *exec) clearAuction() error {
@@ -299,21 +341,8 @@ func (x *exec) clearAuction() error {
 		}
 		chosen, why := x.selectProviders(j, bidders, needed)
 		if len(chosen) < needed {
-			if len(j.Assignments) == 0 && h >= j.Spec.Deadline {
-				if err := x.st.kv.Delete(key); err != nil {
-					return err
-				}
-				if err := x.closeJob(j, JobExpired, why.String()); err != nil {
-					return err
-				}
-			} else if len(j.Assignments) > 0 && len(chosen) == 0 && liveSlots(j) == 0 {
-				// A re-auction that finds nobody: give up rather than hold the escrow.
-				if err := x.st.kv.Delete(key); err != nil {
-					return err
-				}
-				if err := x.closeJob(j, JobFailed, why.String()); err != nil {
-					return err
-				}
+			if err := x.unfilled(j, key, why); err != nil {
+				return err
 			}
 			continue
 		}
