@@ -3,9 +3,9 @@ package contracts
 import (
 	"bytes"
 	"encoding/json"
-	"sync"
 	"fmt"
 	"math"
+	"sync"
 
 	"github.com/holiman/uint256"
 )
