@@ -97,6 +97,10 @@ func TestRestartResumesAndSubmitsOnce(t *testing.T) {
 			if subs := n.chain.delivered(p.Address(), contracts.TxSubmitResult); len(subs) != 1 || subs[0].err != nil {
 				t.Fatalf("SubmitResult txs %+v, want exactly one", subs)
 			}
+			// The restarted agent found its offer on chain and did not register again.
+			if regs := n.chain.delivered(p.Address(), contracts.TxRegisterProvider); len(regs) != 1 {
+				t.Fatalf("%d RegisterProvider txs, want 1", len(regs))
+			}
 		})
 	}
 }
