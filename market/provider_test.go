@@ -1,0 +1,114 @@
+package market
+
+import (
+	"context"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/holiman/uint256"
+
+	"github.com/ciro-network/ciro-node/contracts"
+)
+
+func TestHonestProviderCompletesAndEarns(t *testing.T) {
+	n := newNet(t, []string{"p1"}, []string{"alice"}, []string{"v1"})
+	o := n.providerOpts("p1", Honest, 2)
+	o.WithdrawThreshold = new(uint256.Int) // withdraw whatever is earned
+	p, _ := n.startProvider(o)
+	eventually(t, "registration", func() bool { return n.providerRec("p1") != nil })
+	if rec := n.providerRec("p1"); len(rec.Asks) != len(p.Asks()) || !strings.Contains(strings.Join(rec.Frameworks, ","), "wasi") {
+		t.Fatalf("on-chain offer %+v, want %d asks and wasi", rec, len(p.Asks()))
+	}
+	c := n.client("alice")
+	id := n.submit(c, wasmJob(t, contracts.VerifyNone, 5))
+	j := n.waitJob(c, id)
+	if j.Status != contracts.JobCompleted || slotOf(t, j, "p1").Status != contracts.AssignAccepted {
+		t.Fatalf("job %s, want completed and accepted", fingerprint(j))
+	}
+	out := filepath.Join(t.TempDir(), "out")
+	if err := c.FetchResult(context.Background(), id, out, nil); err != nil {
+		t.Fatal(err)
+	}
+	got := readTree(t, out)
+	if got["a.txt.rev"] != "\ntekram olleh" || got["sub/b.txt.rev"] != "9876543210" || got["summary.txt"] != "files 2 bytes 23 args [x]\n" {
+		t.Fatalf("result %q", got)
+	}
+	// The commitment names the full result directory: output plus logs and manifest.
+	full, err := FullResultCID(slotOf(t, j, "p1").Commitment)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fullDir := filepath.Join(t.TempDir(), "full")
+	if err := n.store.Get(context.Background(), full, fullDir, contentGetOptions()); err != nil {
+		t.Fatalf("full result %s: %v", full, err)
+	}
+	if tree := readTree(t, fullDir); tree["manifest.json"] == "" || tree["output/summary.txt"] != got["summary.txt"] {
+		t.Fatalf("full result %v", tree)
+	}
+	// Earned and withdrawn: earnings back to zero, the balance holds the pay.
+	eventually(t, "withdrawal", func() bool {
+		rec := n.providerRec("p1")
+		return rec.Completed == 1 && rec.Earnings.IsZero() && len(n.chain.delivered(p.Address(), contracts.TxWithdraw)) > 0
+	})
+	if subs := n.chain.delivered(p.Address(), contracts.TxSubmitResult); len(subs) != 1 || subs[0].err != nil {
+		t.Fatalf("SubmitResult txs %+v, want exactly one", subs)
+	}
+}
+
+func TestRedundantSlashesWrongResult(t *testing.T) {
+	n := newNet(t, []string{"h1", "h2", "bad"}, []string{"alice"}, []string{"v1"})
+	n.startProvider(n.providerOpts("h1", Honest, 2))
+	n.startProvider(n.providerOpts("h2", Honest, 2))
+	n.startProvider(n.providerOpts("bad", WrongResult, 2))
+	eventually(t, "registration", func() bool {
+		return n.providerRec("h1") != nil && n.providerRec("h2") != nil && n.providerRec("bad") != nil
+	})
+	before := n.staker("bad").Tokens.Clone()
+	c := n.client("alice")
+	r := wasmJob(t, contracts.VerifyRedundant, 5)
+	r.Redundancy = 3
+	j := n.waitJob(c, n.submit(c, r))
+	if j.Status != contracts.JobCompleted {
+		t.Fatalf("job %s", fingerprint(j))
+	}
+	for _, h := range []string{"h1", "h2"} {
+		if a := slotOf(t, j, h); a.Status != contracts.AssignAccepted || a.ResultCID != j.ResultCID {
+			t.Fatalf("%s: %+v", h, a)
+		}
+	}
+	if a := slotOf(t, j, "bad"); a.Status != contracts.AssignRejected || a.ResultCID == j.ResultCID {
+		t.Fatalf("bad: %+v", a)
+	}
+	if after := n.staker("bad").Tokens; !after.Lt(before) {
+		t.Fatalf("bad's stake %s → %s, want slashed", before, after)
+	}
+	if n.providerRec("h1").Earnings.IsZero() || !n.providerRec("bad").Earnings.IsZero() {
+		t.Fatal("honest providers should be paid and the wrong one not")
+	}
+}
+
+func TestSilentProviderIsSlashedAndJobReauctioned(t *testing.T) {
+	n := newNet(t, []string{"silent", "honest"}, []string{"alice"}, []string{"v1"})
+	// The silent provider is cheaper, so the auction picks it first.
+	n.startProvider(n.providerOpts("silent", Silent, 1))
+	n.startProvider(n.providerOpts("honest", Honest, 8))
+	eventually(t, "registration", func() bool { return n.providerRec("silent") != nil && n.providerRec("honest") != nil })
+	before := n.staker("silent").Tokens.Clone()
+	c := n.client("alice")
+	r := wasmJob(t, contracts.VerifyNone, 10)
+	r.DeadlineBlocks = 20
+	j := n.waitJob(c, n.submit(c, r))
+	if j.Status != contracts.JobCompleted || j.Reauctions != 1 {
+		t.Fatalf("job %s, want completed after one re-auction", fingerprint(j))
+	}
+	if a := slotOf(t, j, "silent"); a.Status != contracts.AssignNoShow {
+		t.Fatalf("silent: %+v", a)
+	}
+	if a := slotOf(t, j, "honest"); a.Status != contracts.AssignAccepted {
+		t.Fatalf("honest: %+v", a)
+	}
+	if !n.staker("silent").Tokens.Lt(before) {
+		t.Fatal("the silent provider was not slashed")
+	}
+}
