@@ -49,6 +49,7 @@ type Server struct {
 	keepAlive time.Duration
 	shutdown  time.Duration
 	routes    []route
+	mux       *http.ServeMux
 	handler   http.Handler
 	promHTTP  http.Handler
 }
@@ -95,7 +96,8 @@ func New(opts Options) *Server {
 		ErrorHandling: promhttp.ContinueOnError,
 	})
 	s.routes = s.routeTable()
-	s.handler = s.buildMux()
+	s.mux = s.buildMux()
+	s.handler = s.mux
 	return s
 }
 
@@ -174,7 +176,7 @@ func (s *Server) routeTable() []route {
 	}
 }
 
-func (s *Server) buildMux() http.Handler {
+func (s *Server) buildMux() *http.ServeMux {
 	mux := http.NewServeMux()
 	methods := map[string][]string{}
 	for _, rt := range s.routes {
