@@ -140,6 +140,17 @@ func (s JobStatus) Final() bool { return s >= JobCompleted }
 // MarshalText renders the status by name, for JSON.
 func (s JobStatus) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
 
+// UnmarshalText reads a status by name.
+func (s *JobStatus) UnmarshalText(b []byte) error {
+	for i, n := range jobStatusNames {
+		if n == string(b) {
+			*s = JobStatus(i)
+			return nil
+		}
+	}
+	return Errorf(CodeInvalidArgument, "%q is not a job status", b)
+}
+
 // Limits on a job spec's fields.
 const (
 	maxCIDLen        = 128
@@ -280,6 +291,17 @@ func (s AssignmentStatus) String() string {
 
 // MarshalText renders the status by name, for JSON.
 func (s AssignmentStatus) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
+
+// UnmarshalText reads a status by name.
+func (s *AssignmentStatus) UnmarshalText(b []byte) error {
+	for i, n := range assignmentNames {
+		if n == string(b) {
+			*s = AssignmentStatus(i)
+			return nil
+		}
+	}
+	return Errorf(CodeInvalidArgument, "%q is not an assignment status", b)
+}
 
 // Assignment is one provider's part of a job.
 type Assignment struct {
