@@ -1,7 +1,6 @@
 package market
 
 import (
-	"context"
 	"strings"
 	"testing"
 	"time"
@@ -195,5 +194,4 @@ func TestReasonsExplainUnsoldTypesAndUntakenJobs(t *testing.T) {
 	if j := n.waitJob(c, cheapID); j.Status != contracts.JobCompleted || slotOf(t, j, "cheap").Status != contracts.AssignAccepted {
 		t.Fatalf("cheap job %s", fingerprint(j))
 	}
-	_ = context.Background
 }

@@ -76,7 +76,7 @@ func testParams() contracts.Params {
 	p := contracts.DefaultParams()
 	p.MinTxFee = uint256.NewInt(1000)
 	p.MinValidatorStake = contracts.CIRO(100)
-	p.ChallengeWindowBlocks = 40
+	p.ChallengeWindowBlocks = 150 // 1.5 s at 10 ms blocks: room for a re-execution under -race
 	return p
 }
 

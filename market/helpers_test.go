@@ -13,8 +13,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/holiman/uint256"
-
 	"github.com/ciro-network/ciro-node/compute"
 	"github.com/ciro-network/ciro-node/compute/wasm"
 	"github.com/ciro-network/ciro-node/contracts"
@@ -261,7 +259,5 @@ func readTree(t *testing.T, dir string) map[string]string {
 	})
 	return out
 }
-
-var _ = uint256.NewInt
 
 func contentGetOptions() content.GetOptions { return content.GetOptions{} }

@@ -97,7 +97,7 @@ func TestSilentProviderIsSlashedAndJobReauctioned(t *testing.T) {
 	before := n.staker("silent").Tokens.Clone()
 	c := n.client("alice")
 	r := wasmJob(t, contracts.VerifyNone, 10)
-	r.DeadlineBlocks = 20
+	r.DeadlineBlocks = 150 // the re-auctioned slot gets as long again; room for -race
 	j := n.waitJob(c, n.submit(c, r))
 	if j.Status != contracts.JobCompleted || j.Reauctions != 1 {
 		t.Fatalf("job %s, want completed after one re-auction", fingerprint(j))
