@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -26,10 +25,8 @@ func TestMain(m *testing.M) {
 		panic(err)
 	}
 	out := filepath.Join(dir, "guest.wasm")
-	cmd := exec.Command("go", "build", "-o", out, "./testdata/guest")
-	cmd.Env = append(os.Environ(), "GOOS=wasip1", "GOARCH=wasm", "CGO_ENABLED=0")
-	if b, err := cmd.CombinedOutput(); err != nil {
-		fmt.Fprintf(os.Stderr, "building the wasip1 guest: %v\n%s", err, b)
+	if err := BuildGuest(context.Background(), "./compute/wasm/testdata/guest", out); err != nil {
+		fmt.Fprintf(os.Stderr, "building the wasip1 guest: %v\n", err)
 		os.Exit(1)
 	}
 	guest, err = os.ReadFile(out)
