@@ -1,15 +1,11 @@
 package docker
 
 import (
-	"archive/tar"
-	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -67,50 +63,23 @@ func testMain(m *testing.M) int {
 
 // buildImage compiles testdata/app statically and imports it as a one-file image.
 func buildImage() (string, error) {
+	return buildScratch("./testdata/app", "")
+}
+
+// buildScratch compiles the Go main package pkg statically and wraps it with BuildScratchImage.
+func buildScratch(pkg, tag string) (string, error) {
 	dir, err := os.MkdirTemp("", "ciro-docker-app-")
 	if err != nil {
 		return "", err
 	}
 	defer os.RemoveAll(dir)
 	bin := filepath.Join(dir, "app")
-	cmd := exec.Command("go", "build", "-trimpath", "-ldflags=-s -w", "-o", bin, "./testdata/app")
+	cmd := exec.Command("go", "build", "-trimpath", "-ldflags=-s -w", "-o", bin, pkg)
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux")
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return "", fmt.Errorf("%v: %s", err, out)
 	}
-	body, err := os.ReadFile(bin)
-	if err != nil {
-		return "", err
-	}
-	var tb bytes.Buffer
-	tw := tar.NewWriter(&tb)
-	for _, d := range []string{"input/", "output/", "tmp/"} {
-		tw.WriteHeader(&tar.Header{Name: d, Typeflag: tar.TypeDir, Mode: 0o755})
-	}
-	tw.WriteHeader(&tar.Header{Name: "app", Mode: 0o755, Size: int64(len(body)), Typeflag: tar.TypeReg})
-	tw.Write(body)
-	tw.Close()
-	rc, err := cli.ImageImport(context.Background(), image.ImportSource{Source: &tb, SourceName: "-"}, "",
-		image.ImportOptions{Changes: []string{`ENTRYPOINT ["/app"]`}})
-	if err != nil {
-		return "", err
-	}
-	defer rc.Close()
-	out, _ := io.ReadAll(rc)
-	var msg struct {
-		Status string `json:"status"`
-		Error  string `json:"error"`
-	}
-	for _, line := range bytes.Split(bytes.TrimSpace(out), []byte("\n")) {
-		if json.Unmarshal(line, &msg) == nil && msg.Error != "" {
-			return "", errors.New(msg.Error)
-		}
-	}
-	id := strings.TrimSpace(msg.Status)
-	if !IsDigest(id) {
-		return "", fmt.Errorf("unexpected import answer %q", out)
-	}
-	return id, nil
+	return BuildScratchImage(context.Background(), cli, bin, tag)
 }
 
 func newExec(t testing.TB) *Executor {
