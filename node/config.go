@@ -61,6 +61,9 @@ type ProviderConfig struct {
 	FloorPrice string `toml:"floor_price"`
 	// Region is declared in adverts and on chain.
 	Region string `toml:"region"`
+	// Frameworks are declared on chain and matched against jobs' requirements: "wasi" (WASM),
+	// "ciro-onnx-int" (the integer model runtime), and any framework mapped to a Docker image.
+	Frameworks []string `toml:"frameworks"`
 	// GPUIDs restricts the GPUs offered (empty: all).
 	GPUIDs []int `toml:"gpu_ids"`
 	// ZKMLEnabled offers zk proving jobs once proofs land.
@@ -69,7 +72,7 @@ type ProviderConfig struct {
 	AutoRestake bool `toml:"auto_restake"`
 	// CommissionBps is the share of delegators' rewards the provider keeps.
 	CommissionBps int `toml:"commission_bps"`
-	// Behaviour is for test networks only: honest, wrong (returns wrong results) or silent
+	// Behaviour is for test networks only: honest, wrong-result (returns wrong results) or silent
 	// (never answers). Real providers leave it honest.
 	Behaviour string `toml:"behaviour"`
 }
@@ -156,9 +159,10 @@ func DefaultConfig() Config {
 			MempoolSize:        10_000,
 			KeepRecentVersions: 1000,
 		},
-		P2P:      P2PConfig{Listen: []string{"/ip4/0.0.0.0/tcp/4001", "/ip4/0.0.0.0/udp/4001/quic-v1"}},
-		Storage:  StorageConfig{MaxImportMiB: 16 << 10, MaxFetchMiB: 16 << 10, FetchTimeout: Duration{30 * time.Second}},
-		Provider: ProviderConfig{MaxConcurrentJobs: 2, Stake: "1000ciro", FloorPrice: "0.05ciro", Region: "unknown", Behaviour: "honest", CommissionBps: 1000},
+		P2P:     P2PConfig{Listen: []string{"/ip4/0.0.0.0/tcp/4001", "/ip4/0.0.0.0/udp/4001/quic-v1"}},
+		Storage: StorageConfig{MaxImportMiB: 16 << 10, MaxFetchMiB: 16 << 10, FetchTimeout: Duration{30 * time.Second}},
+		Provider: ProviderConfig{MaxConcurrentJobs: 2, Stake: "1000ciro", FloorPrice: "0.05ciro", Region: "unknown",
+			Frameworks: []string{"wasi", "ciro-onnx-int"}, Behaviour: "honest", CommissionBps: 1000},
 		Verifier: VerifierConfig{SampleBps: 1000},
 		API:      APIConfig{Listen: "127.0.0.1:8080"},
 	}
@@ -288,9 +292,9 @@ func (c ProviderConfig) Validate() error {
 		}
 	}
 	switch c.Behaviour {
-	case "honest", "wrong", "silent":
+	case "honest", "wrong-result", "silent":
 	default:
-		return fmt.Errorf("behaviour %q: want honest, wrong or silent", c.Behaviour)
+		return fmt.Errorf("behaviour %q: want honest, wrong-result or silent", c.Behaviour)
 	}
 	if c.CommissionBps < 0 || c.CommissionBps > 10_000 {
 		return fmt.Errorf("commission_bps must be within 0..10000")

@@ -21,6 +21,13 @@ type DevnetOptions struct {
 	Validators int
 	// FullNodes is the number of extra full-node processes, not validators at genesis.
 	FullNodes int
+	// Providers is the number of provider nodes (full nodes selling compute), of which Faulty
+	// misbehave. They come after the validators and the plain full nodes.
+	Providers int
+	Faulty    FaultyProviders
+	// Jobs is how many demo jobs to run; zero with Once runs the transfer demo only, zero
+	// without Once streams jobs until ctx ends.
+	Jobs int
 	// Binary is the ciro-node executable to run the nodes with (default: this one).
 	Binary string
 	// Once exits after the demo instead of running until ctx ends.
@@ -35,12 +42,14 @@ type DevnetOptions struct {
 type DevnetSummary struct {
 	Dir               string   `json:"dir"`
 	Validators        int      `json:"validators"`
+	Providers         int      `json:"providers"`
 	Blocks            int64    `json:"blocks"`
 	TxsCommitted      int      `json:"txs_committed"`
 	AppHashAgree      bool     `json:"app_hash_agree"`
 	HeightsCompared   int      `json:"heights_compared"`
 	SupplyInvariantOK bool     `json:"supply_invariant_ok"`
 	Errors            []string `json:"errors,omitempty"`
+	JobsSummary
 }
 
 // Devnet is a network of validator processes on this machine.
@@ -50,6 +59,8 @@ type Devnet struct {
 	Clients []*Client
 	out     io.Writer
 	tmp     bool
+	// behaviours maps a provider's moniker to its behaviour.
+	behaviours map[string]string
 }
 
 // StartDevnet writes a testnet and starts its validators as child processes, then waits until
@@ -68,7 +79,7 @@ func StartDevnet(ctx context.Context, o DevnetOptions) (*Devnet, error) {
 		}
 		o.Binary = exe
 	}
-	d := &Devnet{Dir: o.Dir, out: o.Out}
+	d := &Devnet{Dir: o.Dir, out: o.Out, behaviours: map[string]string{}}
 	if d.Dir == "" {
 		dir, err := os.MkdirTemp("", "ciro-devnet-")
 		if err != nil {
@@ -77,11 +88,21 @@ func StartDevnet(ctx context.Context, o DevnetOptions) (*Devnet, error) {
 		d.Dir, d.tmp = dir, true
 	}
 	d.logf("writing %d validator homes to %s", o.Validators, d.Dir)
-	if err := GenerateTestnet(TestnetOptions{Validators: o.Validators, FullNodes: o.FullNodes, Output: d.Dir, BasePort: o.BasePort, APIBasePort: o.APIBasePort}); err != nil {
+	if o.Faulty.Wrong+o.Faulty.Silent > o.Providers {
+		d.cleanup()
+		return nil, fmt.Errorf("%d faulty providers out of %d", o.Faulty.Wrong+o.Faulty.Silent, o.Providers)
+	}
+	params := DevnetParams()
+	if err := GenerateTestnet(TestnetOptions{Validators: o.Validators, FullNodes: o.FullNodes + o.Providers, Output: d.Dir,
+		BasePort: o.BasePort, APIBasePort: o.APIBasePort, Params: &params}); err != nil {
 		d.cleanup()
 		return nil, err
 	}
-	for i := 0; i < o.Validators+o.FullNodes; i++ {
+	if err := d.configureRoles(o); err != nil {
+		d.cleanup()
+		return nil, err
+	}
+	for i := 0; i < o.Validators+o.FullNodes+o.Providers; i++ {
 		home := HomeOf(d.Dir, i)
 		p, err := StartProcess(o.Binary, home)
 		if err != nil {
@@ -147,6 +168,39 @@ func (d *Devnet) cleanup() {
 	}
 }
 
+// configureRoles turns on the verifier on validators and the provider agent, honest or
+// faulty, on the provider nodes.
+func (d *Devnet) configureRoles(o DevnetOptions) error {
+	for i := 0; i < o.Validators+o.FullNodes+o.Providers; i++ {
+		home := d.Home(i)
+		cfg, err := LoadConfig(home)
+		if err != nil {
+			return err
+		}
+		switch {
+		case i < o.Validators:
+			cfg.Verifier.Enabled, cfg.Verifier.SampleBps = true, 10_000
+		case i >= o.Validators+o.FullNodes:
+			p := i - o.Validators - o.FullNodes
+			cfg.Node.Moniker = fmt.Sprintf("provider%d", p)
+			cfg.Provider.Enabled = true
+			cfg.Provider.MaxConcurrentJobs = 4
+			cfg.Provider.Region = []string{"north-america", "europe", "asia-pacific"}[p%3]
+			switch {
+			case p < o.Faulty.Wrong:
+				cfg.Provider.Behaviour = "wrong-result"
+			case p < o.Faulty.Wrong+o.Faulty.Silent:
+				cfg.Provider.Behaviour = "silent"
+			}
+			d.behaviours[cfg.Node.Moniker] = cfg.Provider.Behaviour
+		}
+		if err := SaveConfig(home, cfg); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // Restart starts node i's process again after it stopped or was killed.
 func (d *Devnet) Restart(i int) error {
 	p, err := StartProcess(d.Procs[i].Binary, d.Home(i))
@@ -202,11 +256,15 @@ func RunDevnet(ctx context.Context, o DevnetOptions) (*DevnetSummary, error) {
 		return nil, err
 	}
 	defer d.Stop()
-	sum := &DevnetSummary{Dir: d.Dir, Validators: len(d.Procs)}
-	if err := d.demoTransfers(ctx, sum); err != nil {
+	sum := &DevnetSummary{Dir: d.Dir, Validators: o.Validators, Providers: o.Providers}
+	if o.Jobs == 0 && o.Once {
+		if err := d.demoTransfers(ctx, sum); err != nil {
+			sum.Errors = append(sum.Errors, err.Error())
+		}
+	} else if err := d.runJobs(ctx, o, sum); err != nil {
 		sum.Errors = append(sum.Errors, err.Error())
 	}
-	if !o.Once {
+	if !o.Once && ctx.Err() == nil {
 		d.logf("the network keeps running; Ctrl-C stops it")
 		tick := time.NewTicker(2 * time.Second)
 		defer tick.Stop()

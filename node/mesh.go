@@ -7,7 +7,6 @@ import (
 	"time"
 
 	cmtp2p "github.com/cometbft/cometbft/p2p"
-	rpclocal "github.com/cometbft/cometbft/rpc/client/local"
 
 	"github.com/ciro-network/ciro-node/contracts"
 	"github.com/ciro-network/ciro-node/p2p"
@@ -34,7 +33,7 @@ func checkGossipedTx(raw []byte) error {
 // publishes the CometBFT address in the DHT and dials consensus peers found there.
 func (n *Node) startMesh(ctx context.Context) error {
 	cfg := n.opts.Config
-	local := rpclocal.New(n.cmt)
+	local := n.localRPC()
 	host, err := p2p.New(ctx, p2p.Options{
 		Role:         p2p.RoleFull,
 		IdentityPath: P2PKeyPath(n.opts.Home),

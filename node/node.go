@@ -15,10 +15,15 @@ import (
 	"github.com/cometbft/cometbft/privval"
 	"github.com/cometbft/cometbft/proxy"
 
+	rpclocal "github.com/cometbft/cometbft/rpc/client/local"
+
 	"github.com/ciro-network/ciro-node/consensus"
+	"github.com/ciro-network/ciro-node/market"
+	"github.com/ciro-network/ciro-node/node/api"
 	"github.com/ciro-network/ciro-node/p2p"
 	"github.com/ciro-network/ciro-node/storage/content"
 	"github.com/ciro-network/ciro-node/storage/statedb"
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // Options configure a Node.
@@ -40,6 +45,11 @@ type Node struct {
 	cmt     *cmtnode.Node
 	host    *p2p.Host
 	content *content.Store
+	rpc     *rpclocal.Local
+	// provider is the running provider agent, once it started.
+	provider *market.Provider
+	registry *prometheus.Registry
+	metrics  *api.Metrics
 
 	// ctx ends when the node stops; every task the node starts runs under it.
 	ctx    context.Context
@@ -115,10 +125,15 @@ func New(opts Options) (*Node, error) {
 	}
 	n := &Node{opts: opts, log: opts.Logger, store: store}
 	n.ctx, n.cancel = context.WithCancel(context.Background())
+	if n.registry, n.metrics, err = newMetrics(); err != nil {
+		store.Close()
+		return nil, err
+	}
 	n.app, err = consensus.NewApp(consensus.Options{
 		Store:           store,
 		Logger:          opts.Logger.With("module", "app"),
 		CheckInvariants: opts.Config.Chain.CheckInvariants,
+		OnBlock:         func(height int64, _ []byte, _ int) { n.metrics.BlockCommitted(height) },
 	})
 	if err != nil {
 		store.Close()
@@ -145,6 +160,12 @@ func (n *Node) Start() error {
 		return fmt.Errorf("start cometbft: %w", err)
 	}
 	if err := n.startMesh(n.ctx); err != nil {
+		return err
+	}
+	if err := n.startAgents(); err != nil {
+		return err
+	}
+	if err := n.startAPI(); err != nil {
 		return err
 	}
 	n.log.Info("node started", "moniker", n.opts.Config.Node.Moniker, "node_id", string(n.cmt.NodeInfo().ID()),
@@ -196,6 +217,14 @@ func Run(ctx context.Context, opts Options) error {
 	}
 	<-ctx.Done()
 	return n.Stop()
+}
+
+// localRPC is CometBFT's RPC called in process, for the node's own agents and API.
+func (n *Node) localRPC() *rpclocal.Local {
+	if n.rpc == nil {
+		n.rpc = rpclocal.New(n.cmt)
+	}
+	return n.rpc
 }
 
 // NodeID is the CometBFT node id of the node.

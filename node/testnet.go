@@ -67,6 +67,7 @@ func DevnetParams() contracts.Params {
 	p.MinSignedBps = 5000
 	p.DowntimeJailSeconds = 15
 	p.DoubleSignJailSeconds = 30
+	p.ChallengeWindowBlocks = 5
 	return p
 }
 

@@ -12,6 +12,7 @@ import (
 
 func newDevnetCmd() *cobra.Command {
 	var o node.DevnetOptions
+	var faulty string
 	cmd := &cobra.Command{
 		Use:   "devnet",
 		Short: "Run a local network of validators as OS processes, with embedded defaults",
@@ -21,20 +22,38 @@ func newDevnetCmd() *cobra.Command {
 			if flags.output == "text" {
 				o.Out = cmd.OutOrStdout()
 			}
+			var err error
+			if o.Faulty, err = node.ParseFaultyProviders(faulty); err != nil {
+				return err
+			}
 			sum, err := node.RunDevnet(cmd.Context(), o)
 			if err != nil {
 				return err
 			}
 			if err := printOut(cmd.OutOrStdout(), sum, func(w io.Writer) {
-				fmt.Fprintf(w, "[devnet] %d blocks, %d txs committed, app hashes agree over %d heights: %v, supply invariant holds: %v\n",
-					sum.Blocks, sum.TxsCommitted, sum.HeightsCompared, sum.AppHashAgree, sum.SupplyInvariantOK)
+				fmt.Fprintf(w, "[devnet] %d blocks; app hashes agree over %d heights: %v; supply invariant holds: %v\n",
+					sum.Blocks, sum.HeightsCompared, sum.AppHashAgree, sum.SupplyInvariantOK)
+				if sum.JobsSubmitted > 0 {
+					fmt.Fprintf(w, "[devnet] jobs: %d submitted, %d settled, %d failed, %d re-auctioned; refunds exact: %v\n",
+						sum.JobsSubmitted, sum.JobsSettled, sum.JobsFailed, sum.Reauctions, sum.RefundsExact)
+					fmt.Fprintf(w, "[devnet] latency: assignment p50 %d ms p99 %d ms; settlement p50 %d ms p99 %d ms\n",
+						sum.AssignLatencyP50, sum.AssignLatencyP99, sum.SettleLatencyP50, sum.SettleLatencyP99)
+					for _, e := range sum.ProviderEarnings {
+						fmt.Fprintf(w, "[devnet] %-10s %-12s earned %s over %d jobs, %d failed\n", e.Moniker, e.Behaviour, e.Earned, e.Completed, e.Failed)
+					}
+					for _, s := range sum.Slashes {
+						fmt.Fprintf(w, "[devnet] slash at height %d: %s (%s) lost %s for %s\n", s.Height, s.Moniker, s.Staker, node.FormatAmountJSON(s.Amount), s.Reason)
+					}
+				} else {
+					fmt.Fprintf(w, "[devnet] %d txs committed\n", sum.TxsCommitted)
+				}
 				for _, e := range sum.Errors {
 					fmt.Fprintf(w, "[devnet] error: %s\n", e)
 				}
 			}); err != nil {
 				return err
 			}
-			if len(sum.Errors) > 0 || !sum.AppHashAgree || !sum.SupplyInvariantOK {
+			if len(sum.Errors) > 0 || !sum.AppHashAgree || !sum.SupplyInvariantOK || (sum.JobsSubmitted > 0 && !sum.RefundsExact) {
 				return errReported
 			}
 			return nil
@@ -42,7 +61,10 @@ func newDevnetCmd() *cobra.Command {
 	}
 	cmd.Flags().StringVar(&o.Dir, "dir", "", "keep the network's data in this directory (default: a temporary one)")
 	cmd.Flags().IntVar(&o.Validators, "validators", 4, "number of validators")
-	cmd.Flags().BoolVar(&o.Once, "once", false, "exit after the demo and print a summary")
+	cmd.Flags().BoolVar(&o.Once, "once", false, "exit once the jobs settle (or, with --jobs 0, after the transfer demo) and print a summary")
+	cmd.Flags().IntVar(&o.Jobs, "jobs", 0, "number of demo jobs; 0 streams jobs until Ctrl-C (with --once: run the transfer demo only)")
+	cmd.Flags().IntVar(&o.Providers, "providers", 3, "number of provider nodes")
+	cmd.Flags().StringVar(&faulty, "faulty-providers", "", "misbehaving providers among them: wrong=N,silent=M")
 	cmd.Flags().IntVar(&o.BasePort, "base-port", 26656, "CometBFT p2p port of node0")
 	cmd.Flags().IntVar(&o.APIBasePort, "api-base-port", 8080, "HTTP API port of node0")
 	return cmd

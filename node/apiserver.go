@@ -1,0 +1,67 @@
+package node
+
+import (
+	"context"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/ciro-network/ciro-node/node/api"
+)
+
+// startAPI serves the HTTP API and the node's metrics on cfg.API.Listen.
+func (n *Node) startAPI() error {
+	token, err := LoadOrCreateAPIToken(n.opts.Home)
+	if err != nil {
+		return err
+	}
+	srv := api.New(api.Options{
+		Backend:  n.newBackend(),
+		Token:    token,
+		Registry: n.registry,
+		Metrics:  n.metrics,
+		Logger:   n.log.With("module", "api"),
+	})
+	n.goTask(func(ctx context.Context) {
+		if err := srv.Serve(ctx, n.opts.Config.API.Listen); err != nil && ctx.Err() == nil {
+			n.log.Error("HTTP API stopped", "err", err)
+		}
+	})
+	n.goTask(n.collectMetrics)
+	n.log.Info("HTTP API listening", "addr", n.opts.Config.API.Listen, "token_file", APITokenPath(n.opts.Home))
+	return nil
+}
+
+// newMetrics makes the node's own registry: several nodes can share a process.
+func newMetrics() (*prometheus.Registry, *api.Metrics, error) {
+	reg := prometheus.NewRegistry()
+	m, err := api.NewMetrics(reg)
+	return reg, m, err
+}
+
+// collectMetrics samples gauges every few seconds: mempool, peers, DHT and earnings.
+func (n *Node) collectMetrics(ctx context.Context) {
+	tick := time.NewTicker(2 * time.Second)
+	defer tick.Stop()
+	rpc := &Client{RPC: n.localRPC()}
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		n.metrics.SetMempoolSize(n.cmt.Mempool().Size())
+		out, in, _ := n.cmt.Switch().NumPeers()
+		n.metrics.SetPeers(api.NetworkCometBFT, out+in)
+		if n.host != nil {
+			st := n.host.Status()
+			n.metrics.SetPeers(api.NetworkLibp2p, st.Peers)
+			n.metrics.SetDHTSize(st.DHTRouting)
+		}
+		if key, err := LoadKey(n.opts.Home, ValidatorKeyName); err == nil && n.opts.Config.Provider.Enabled {
+			if p, err := NewChainClient(rpc, key, "metrics").Provider(ctx, key.Address); err == nil && p != nil {
+				n.metrics.SetProviderEarnings(p.Earnings)
+			}
+		}
+	}
+}
