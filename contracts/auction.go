@@ -68,6 +68,8 @@ func (x *exec) loadBidders() ([]*bidder, error) {
 // rejection counts why providers could not take a job, for the reason a client reads.
 type rejection struct {
 	noStake, jailed, tier, hardware, price, busy, already int
+	// eligible providers, fewer than the job needs
+	eligible, needed int
 }
 
 func (r rejection) String() string {
@@ -84,6 +86,13 @@ func (r rejection) String() string {
 	add(r.busy, "are at capacity")
 	add(r.noStake, "have no provider stake")
 	add(r.already, "already worked on this job")
+	if r.eligible > 0 {
+		s := fmt.Sprintf("only %d eligible providers for the %d the job needs", r.eligible, r.needed)
+		if len(parts) > 0 {
+			s += "; of the others " + strings.Join(parts, ", ")
+		}
+		return s
+	}
 	if len(parts) == 0 {
 		return "no provider is registered"
 	}
@@ -141,6 +150,9 @@ func (x *exec) selectProviders(j *Job, bidders []*bidder, n int) ([]scored, reje
 		}
 		return bytes.Compare(list[i].b.p.Address[:], list[k].b.p.Address[:]) < 0
 	})
+	if len(list) < n {
+		why.eligible, why.needed = len(list), n
+	}
 	if len(list) > n {
 		list = list[:n]
 	}
@@ -253,11 +265,19 @@ func (x *exec) noShow(id uint64, slot int) error {
 	if j.Spec.Verification != VerifyRedundant {
 		return x.retryOrFail(j, "the provider delivered no result by the deadline")
 	}
-	if j.Reauctions < 1 {
-		j.Reauctions++
-		x.emit(event("job_reauction", "job_id", uintStr(id), "reason", "a provider delivered no result by the deadline"))
-		if err := x.st.kv.Set(pendingKey(j.Spec.Priority, id), marker); err != nil {
-			return err
+	// Slots that miss the same deadline join one re-auction: the second no-show of a round is
+	// not a second round.
+	queued, err := x.st.kv.Get(pendingKey(j.Spec.Priority, id))
+	if err != nil {
+		return err
+	}
+	if j.Reauctions < 1 || queued != nil {
+		if queued == nil {
+			j.Reauctions++
+			x.emit(event("job_reauction", "job_id", uintStr(id), "reason", "a provider delivered no result by the deadline"))
+			if err := x.st.kv.Set(pendingKey(j.Spec.Priority, id), marker); err != nil {
+				return err
+			}
 		}
 		return x.st.setJob(j)
 	}
@@ -281,6 +301,7 @@ func (x *exec) clearAuction() error {
 	}
 	h := uint64(x.block.Height)
 	made := uint32(0)
+	var judge []uint64 // redundant re-auctions that found too few providers, judged after the auction
 	for _, key := range pending {
 		if made >= x.params.MaxAssignmentsPerBlock {
 			break
@@ -298,21 +319,34 @@ func (x *exec) clearAuction() error {
 			continue
 		}
 		chosen, why := x.selectProviders(j, bidders, needed)
+		if len(j.Assignments) == 0 && h >= j.Spec.Deadline {
+			// Its last height has come: a provider assigned now could not answer in time.
+			reason := why.String()
+			if len(chosen) >= needed {
+				reason = "the deadline came before a provider could be assigned"
+			}
+			if err := x.st.kv.Delete(key); err != nil {
+				return err
+			}
+			if err := x.closeJob(j, JobExpired, reason); err != nil {
+				return err
+			}
+			continue
+		}
 		if len(chosen) < needed {
-			if len(j.Assignments) == 0 && h >= j.Spec.Deadline {
+			if len(j.Assignments) > 0 {
+				// A re-auction that finds too few providers: give up rather than hold the
+				// escrow. With no live slot the job fails; a redundant job with results in is
+				// judged on them, once the providers read above are written back.
 				if err := x.st.kv.Delete(key); err != nil {
 					return err
 				}
-				if err := x.closeJob(j, JobExpired, why.String()); err != nil {
-					return err
-				}
-			} else if len(j.Assignments) > 0 && len(chosen) == 0 && liveSlots(j) == 0 {
-				// A re-auction that finds nobody: give up rather than hold the escrow.
-				if err := x.st.kv.Delete(key); err != nil {
-					return err
-				}
-				if err := x.closeJob(j, JobFailed, why.String()); err != nil {
-					return err
+				if liveSlots(j) == 0 {
+					if err := x.closeJob(j, JobFailed, why.String()); err != nil {
+						return err
+					}
+				} else {
+					judge = append(judge, id)
 				}
 			}
 			continue
@@ -354,6 +388,15 @@ func (x *exec) clearAuction() error {
 			if err := x.st.setProvider(b.p); err != nil {
 				return err
 			}
+		}
+	}
+	for _, id := range judge {
+		j, err := x.st.job(id)
+		if err != nil {
+			return err
+		}
+		if err := x.tallyRedundant(j, true); err != nil {
+			return err
 		}
 	}
 	return nil

@@ -257,6 +257,9 @@ func (x *exec) submitResult(sender Address, m *SubmitResult) error {
 	if j == nil {
 		return Errorf(CodeNotFound, "no job %d", m.JobID)
 	}
+	if j.Status.Final() {
+		return Errorf(CodeJobState, "job %d is already %s; it takes no more results", m.JobID, j.Status)
+	}
 	slot := assignmentOf(j, sender, AssignRunning)
 	if slot < 0 {
 		for _, a := range j.Assignments {
@@ -343,6 +346,9 @@ func (x *exec) tallyRedundant(j *Job, final bool) error {
 		}
 	}
 	if winner == "" {
+		if len(order) == 0 {
+			return x.closeJob(j, JobFailed, "no provider delivered a result by the deadline")
+		}
 		return x.closeJob(j, JobFailed, "the providers' results did not agree")
 	}
 	return x.finishWithResult(j, winner)
@@ -496,8 +502,27 @@ func (x *exec) pay(j *Job, a *Assignment) error {
 	return nil
 }
 
-// closeJob refunds what is left in escrow and records the final state.
+// closeJob refunds what is left in escrow and records the final state. Slots still running
+// (a redundant job judged before all of them answered) are voided: their providers get their
+// capacity back, are not paid, and can no longer answer. A job that is settled leaves the
+// pending index.
 func (x *exec) closeJob(j *Job, status JobStatus, reason string) error {
+	for i := range j.Assignments {
+		a := &j.Assignments[i]
+		if a.Status != AssignRunning {
+			continue
+		}
+		a.Status = AssignVoid
+		if err := x.st.kv.Delete(slotKey(prefixDeadline, a.Deadline, j.ID, i)); err != nil {
+			return err
+		}
+		if err := x.releaseCapacity(a.Provider); err != nil {
+			return err
+		}
+	}
+	if err := x.st.kv.Delete(pendingKey(j.Spec.Priority, j.ID)); err != nil {
+		return err
+	}
 	if !j.Escrow.IsZero() {
 		if err := x.credit(j.Client, j.Escrow); err != nil {
 			return err
