@@ -126,7 +126,7 @@ func (x *exec) cancelJob(sender Address, id uint64) error {
 		return err
 	}
 	if j == nil {
-		return Errorf(CodeNotFound, "no job %d", id)
+		return Errorf(CodeNotFound, "there is no job %d", id)
 	}
 	if j.Client != sender {
 		return Errorf(CodeUnauthorized, "job %d belongs to %s", id, j.Client)
@@ -146,7 +146,7 @@ func (x *exec) registerProvider(sender Address, m *RegisterProvider) error {
 		return err
 	}
 	if st == nil || st.Roles&RoleProvider == 0 {
-		return Errorf(CodeNotProvider, "%s has not staked as a provider: stake with the provider role first", sender)
+		return Errorf(CodeNotProvider, "account %s has not staked as a provider: stake with the provider role first", sender)
 	}
 	offer := m.offer()
 	offer.Address = sender
@@ -217,7 +217,7 @@ func (x *exec) withdraw(sender Address, amount *uint256.Int) error {
 		return err
 	}
 	if p == nil {
-		return Errorf(CodeNotProvider, "%s is not a registered provider", sender)
+		return Errorf(CodeNotProvider, "account %s is not a registered provider", sender)
 	}
 	if amount == nil || amount.IsZero() {
 		amount = clone(p.Earnings)
@@ -255,7 +255,7 @@ func (x *exec) submitResult(sender Address, m *SubmitResult) error {
 		return err
 	}
 	if j == nil {
-		return Errorf(CodeNotFound, "no job %d", m.JobID)
+		return Errorf(CodeNotFound, "there is no job %d", m.JobID)
 	}
 	if j.Status.Final() {
 		return Errorf(CodeJobState, "job %d is already %s; it takes no more results", m.JobID, j.Status)
@@ -264,7 +264,7 @@ func (x *exec) submitResult(sender Address, m *SubmitResult) error {
 	if slot < 0 {
 		for _, a := range j.Assignments {
 			if a.Provider == sender {
-				return Errorf(CodeDuplicateResult, "%s already answered job %d (%s)", sender, m.JobID, a.Status)
+				return Errorf(CodeDuplicateResult, "provider %s already answered job %d (%s)", sender, m.JobID, a.Status)
 			}
 		}
 		return Errorf(CodeNotAssigned, "job %d is not assigned to %s", m.JobID, sender)
@@ -360,20 +360,20 @@ func (x *exec) challenge(sender Address, m *Challenge) error {
 		return err
 	}
 	if st == nil || !st.IsValidatorCandidate() || st.Jailed || st.ConsAddress() == nil {
-		return Errorf(CodeNotValidator, "%s is not an active validator; only validators may challenge sampled results", sender)
+		return Errorf(CodeNotValidator, "account %s is not an active validator; only validators may challenge sampled results", sender)
 	}
 	if power, err := x.st.kv.Get(ValidatorSetKey(st.ConsAddress())); err != nil || power == nil {
 		if err != nil {
 			return err
 		}
-		return Errorf(CodeNotValidator, "%s is not in the validator set", sender)
+		return Errorf(CodeNotValidator, "account %s is not in the validator set", sender)
 	}
 	j, err := x.st.job(m.JobID)
 	if err != nil {
 		return err
 	}
 	if j == nil {
-		return Errorf(CodeNotFound, "no job %d", m.JobID)
+		return Errorf(CodeNotFound, "there is no job %d", m.JobID)
 	}
 	slot := int(m.Slot)
 	if j.Spec.Verification != VerifySampled || slot >= len(j.Assignments) || j.Assignments[slot].Status != AssignSubmitted {

@@ -12,7 +12,7 @@ import (
 func sampleSpec() JobSpec {
 	return JobSpec{Type: JobComputerVision, ModelCID: "bafymodel", InputCID: "bafyinput", Params: "--steps 20",
 		Requirements: Requirements{Caps: CapCUDA | CapFP16, MinVRAMMiB: 24_576, GPUCount: 2, Frameworks: []string{"PyTorch", "ONNX"}},
-		MaxPrice: CIRO(3), Deadline: 1234, Verification: VerifyRedundant, Redundancy: 3, Priority: PriorityCritical}
+		MaxPrice:     CIRO(3), Deadline: 1234, Verification: VerifyRedundant, Redundancy: 3, Priority: PriorityCritical}
 }
 
 func sampleJob() *Job {

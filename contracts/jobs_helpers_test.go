@@ -54,11 +54,14 @@ func offer(price *uint256.Int, capacity uint32) *RegisterProvider {
 func jspec(deadline uint64) JobSpec {
 	return JobSpec{Type: JobAIInference, ModelCID: "bafymodel", InputCID: "bafyinput",
 		Requirements: Requirements{Caps: CapCUDA, MinVRAMMiB: 16_384, GPUCount: 1, Frameworks: []string{"PyTorch"}},
-		MaxPrice: CIRO(2), Deadline: deadline, Verification: VerifyNone, Redundancy: 1, Priority: PriorityStandard}
+		MaxPrice:     CIRO(2), Deadline: deadline, Verification: VerifyNone, Redundancy: 1, Priority: PriorityStandard}
 }
 
-func redundant(s JobSpec, k uint8) JobSpec { s.Verification, s.Redundancy = VerifyRedundant, k; return s }
-func sampled(s JobSpec) JobSpec           { s.Verification = VerifySampled; return s }
+func redundant(s JobSpec, k uint8) JobSpec {
+	s.Verification, s.Redundancy = VerifyRedundant, k
+	return s
+}
+func sampled(s JobSpec) JobSpec { s.Verification = VerifySampled; return s }
 
 func (e *testEnv) register(i int, o *RegisterProvider) { e.t.Helper(); e.send(provBase+i, o) }
 
