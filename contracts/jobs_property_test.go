@@ -292,7 +292,9 @@ func (s *jobSim) record(evs []Event) {
 	}
 }
 
-func (s *jobSim) genBlock() *jobBlock {
+func (s *jobSim) genBlock() *jobBlock { return s.genBlockN(s.rng.Intn(81)) }
+
+func (s *jobSim) genBlockN(n int) *jobBlock {
 	r := s.rng
 	s.height++
 	s.time += 1 + uint64(r.Intn(6))
@@ -304,7 +306,6 @@ func (s *jobSim) genBlock() *jobBlock {
 		s.t.Fatal(err)
 	}
 	s.record(evs)
-	n := r.Intn(81)
 	for i := 0; i < n; i++ {
 		from, msg := s.genMsg()
 		acc, _ := GetAccount(s.kv, testAddr(from))
@@ -487,9 +488,13 @@ func TestJobMarketRandomOps(t *testing.T) {
 	for s.ops < minOps {
 		blocks = append(blocks, s.genBlock())
 	}
-	// Let every job run out: empty blocks past the last deadline and window.
-	for i := 0; i < 20; i++ {
-		blocks = append(blocks, s.genBlock())
+	// Let every job run out: empty blocks past the last deadline, re-auction and window. No
+	// escrow may stay locked.
+	for i := 0; i < 25; i++ {
+		blocks = append(blocks, s.genBlockN(0))
+	}
+	if sup, _ := CheckSupply(s.kv); !sup.Escrow.IsZero() || len(s.open) != 0 {
+		t.Fatalf("after the drain, %d jobs are open with %s in escrow", len(s.open), sup.Escrow)
 	}
 	for _, k := range []string{"submit_job ok", "submit_job price_below_floor", "submit_job deadline_past", "submit_job unknown_job_type",
 		"submit_job not_supported", "submit_result ok", "submit_result duplicate_result", "submit_result not_assigned", "submit_result job_state",
