@@ -68,6 +68,8 @@ func (x *exec) loadBidders() ([]*bidder, error) {
 // rejection counts why providers could not take a job, for the reason a client reads.
 type rejection struct {
 	noStake, jailed, tier, hardware, price, busy, already int
+	// eligible providers, fewer than the job needs
+	eligible, needed int
 }
 
 func (r rejection) String() string {
@@ -84,6 +86,13 @@ func (r rejection) String() string {
 	add(r.busy, "are at capacity")
 	add(r.noStake, "have no provider stake")
 	add(r.already, "already worked on this job")
+	if r.eligible > 0 {
+		s := fmt.Sprintf("only %d eligible providers for the %d the job needs", r.eligible, r.needed)
+		if len(parts) > 0 {
+			s += "; of the others " + strings.Join(parts, ", ")
+		}
+		return s
+	}
 	if len(parts) == 0 {
 		return "no provider is registered"
 	}
@@ -141,6 +150,9 @@ func (x *exec) selectProviders(j *Job, bidders []*bidder, n int) ([]scored, reje
 		}
 		return bytes.Compare(list[i].b.p.Address[:], list[k].b.p.Address[:]) < 0
 	})
+	if len(list) < n {
+		why.eligible, why.needed = len(list), n
+	}
 	if len(list) > n {
 		list = list[:n]
 	}
@@ -253,57 +265,23 @@ func (x *exec) noShow(id uint64, slot int) error {
 	if j.Spec.Verification != VerifyRedundant {
 		return x.retryOrFail(j, "the provider delivered no result by the deadline")
 	}
-	if j.Reauctions < 1 {
-		j.Reauctions++
-		x.emit(event("job_reauction", "job_id", uintStr(id), "reason", "a provider delivered no result by the deadline"))
-		if err := x.st.kv.Set(pendingKey(j.Spec.Priority, id), marker); err != nil {
-			return err
+	// Slots that miss the same deadline join one re-auction: the second no-show of a round is
+	// not a second round.
+	queued, err := x.st.kv.Get(pendingKey(j.Spec.Priority, id))
+	if err != nil {
+		return err
+	}
+	if j.Reauctions < 1 || queued != nil {
+		if queued == nil {
+			j.Reauctions++
+			x.emit(event("job_reauction", "job_id", uintStr(id), "reason", "a provider delivered no result by the deadline"))
+			if err := x.st.kv.Set(pendingKey(j.Spec.Priority, id), marker); err != nil {
+				return err
+			}
 		}
 		return x.st.setJob(j)
 	}
 	return x.tallyRedundant(j, true)
-}
-
-// unfilled decides what happens to a pending job the auction could not fill this block. A job
-// never assigned waits until its deadline, then expires with the reason. A re-auctioned slot
-// waits while providers that could take it are only busy, for at most one more deadline window;
-// when nobody can take it, a redundant job is judged on the results it has and any other job
-// fails. Either way its escrow is settled rather than held.
-func (x *exec) unfilled(j *Job, key []byte, why rejection) error {
-	h := uint64(x.block.Height)
-	if len(j.Assignments) == 0 {
-		if h < j.Spec.Deadline {
-			return nil
-		}
-		if err := x.st.kv.Delete(key); err != nil {
-			return err
-		}
-		return x.closeJob(j, JobExpired, why.String())
-	}
-	window := j.Spec.Deadline - j.SubmittedAt
-	if why.busy > 0 && h <= j.Spec.Deadline+window {
-		return nil
-	}
-	if err := x.st.kv.Delete(key); err != nil {
-		return err
-	}
-	if j.Spec.Verification == VerifyRedundant && liveSlots(j) > 0 {
-		if liveRunning(j) > 0 {
-			return x.st.setJob(j) // the running slots will be judged when they answer or time out
-		}
-		return x.tallyRedundant(j, true)
-	}
-	return x.closeJob(j, JobFailed, "re-auction: "+why.String())
-}
-
-func liveRunning(j *Job) int {
-	n := 0
-	for _, a := range j.Assignments {
-		if a.Status == AssignRunning {
-			n++
-		}
-	}
-	return n
 }
 
 // clearAuction assigns pending jobs, highest priority first and oldest first within a
@@ -323,6 +301,7 @@ func (x *exec) clearAuction() error {
 	}
 	h := uint64(x.block.Height)
 	made := uint32(0)
+	var judge []uint64 // redundant re-auctions that found too few providers, judged after the auction
 	for _, key := range pending {
 		if made >= x.params.MaxAssignmentsPerBlock {
 			break
@@ -340,9 +319,40 @@ func (x *exec) clearAuction() error {
 			continue
 		}
 		chosen, why := x.selectProviders(j, bidders, needed)
-		if len(chosen) < needed {
-			if err := x.unfilled(j, key, why); err != nil {
+		if len(j.Assignments) == 0 && h >= j.Spec.Deadline {
+			// Its last height has come: a provider assigned now could not answer in time.
+			reason := why.String()
+			if len(chosen) >= needed {
+				reason = "the deadline came before a provider could be assigned"
+			}
+			if err := x.st.kv.Delete(key); err != nil {
 				return err
+			}
+			if err := x.closeJob(j, JobExpired, reason); err != nil {
+				return err
+			}
+			continue
+		}
+		if len(chosen) < needed {
+			// A re-auction waits while providers that could take the slot are only busy, for at
+			// most one more deadline window.
+			if len(j.Assignments) > 0 && why.busy > 0 && h <= j.Spec.Deadline+(j.Spec.Deadline-j.SubmittedAt) {
+				continue
+			}
+			if len(j.Assignments) > 0 {
+				// A re-auction that finds too few providers: give up rather than hold the
+				// escrow. With no live slot the job fails; a redundant job with results in is
+				// judged on them, once the providers read above are written back.
+				if err := x.st.kv.Delete(key); err != nil {
+					return err
+				}
+				if liveSlots(j) == 0 {
+					if err := x.closeJob(j, JobFailed, why.String()); err != nil {
+						return err
+					}
+				} else {
+					judge = append(judge, id)
+				}
 			}
 			continue
 		}
@@ -383,6 +393,15 @@ func (x *exec) clearAuction() error {
 			if err := x.st.setProvider(b.p); err != nil {
 				return err
 			}
+		}
+	}
+	for _, id := range judge {
+		j, err := x.st.job(id)
+		if err != nil {
+			return err
+		}
+		if err := x.tallyRedundant(j, true); err != nil {
+			return err
 		}
 	}
 	return nil

@@ -249,6 +249,9 @@ func FuzzDecodeTx(f *testing.F) {
 	for _, tx := range sampleTxs() {
 		f.Add(tx.Encode())
 	}
+	for i, m := range jobMsgs() {
+		f.Add(signedTx(testKey(i), testChain, uint64(i), u(1000), m).Encode())
+	}
 	f.Add([]byte{})
 	f.Add([]byte{TxVersion})
 	f.Add([]byte{TxVersion, 99})

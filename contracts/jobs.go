@@ -126,7 +126,7 @@ func (x *exec) cancelJob(sender Address, id uint64) error {
 		return err
 	}
 	if j == nil {
-		return Errorf(CodeNotFound, "no job %d", id)
+		return Errorf(CodeNotFound, "there is no job %d", id)
 	}
 	if j.Client != sender {
 		return Errorf(CodeUnauthorized, "job %d belongs to %s", id, j.Client)
@@ -146,7 +146,7 @@ func (x *exec) registerProvider(sender Address, m *RegisterProvider) error {
 		return err
 	}
 	if st == nil || st.Roles&RoleProvider == 0 {
-		return Errorf(CodeNotProvider, "%s has not staked as a provider: stake with the provider role first", sender)
+		return Errorf(CodeNotProvider, "account %s has not staked as a provider: stake with the provider role first", sender)
 	}
 	offer := m.offer()
 	offer.Address = sender
@@ -217,7 +217,7 @@ func (x *exec) withdraw(sender Address, amount *uint256.Int) error {
 		return err
 	}
 	if p == nil {
-		return Errorf(CodeNotProvider, "%s is not a registered provider", sender)
+		return Errorf(CodeNotProvider, "account %s is not a registered provider", sender)
 	}
 	if amount == nil || amount.IsZero() {
 		amount = clone(p.Earnings)
@@ -255,13 +255,16 @@ func (x *exec) submitResult(sender Address, m *SubmitResult) error {
 		return err
 	}
 	if j == nil {
-		return Errorf(CodeNotFound, "no job %d", m.JobID)
+		return Errorf(CodeNotFound, "there is no job %d", m.JobID)
+	}
+	if j.Status.Final() {
+		return Errorf(CodeJobState, "job %d is already %s; it takes no more results", m.JobID, j.Status)
 	}
 	slot := assignmentOf(j, sender, AssignRunning)
 	if slot < 0 {
 		for _, a := range j.Assignments {
 			if a.Provider == sender {
-				return Errorf(CodeDuplicateResult, "%s already answered job %d (%s)", sender, m.JobID, a.Status)
+				return Errorf(CodeDuplicateResult, "provider %s already answered job %d (%s)", sender, m.JobID, a.Status)
 			}
 		}
 		return Errorf(CodeNotAssigned, "job %d is not assigned to %s", m.JobID, sender)
@@ -343,6 +346,9 @@ func (x *exec) tallyRedundant(j *Job, final bool) error {
 		}
 	}
 	if winner == "" {
+		if len(order) == 0 {
+			return x.closeJob(j, JobFailed, "no provider delivered a result by the deadline")
+		}
 		return x.closeJob(j, JobFailed, "the providers' results did not agree")
 	}
 	return x.finishWithResult(j, winner)
@@ -354,20 +360,20 @@ func (x *exec) challenge(sender Address, m *Challenge) error {
 		return err
 	}
 	if st == nil || !st.IsValidatorCandidate() || st.Jailed || st.ConsAddress() == nil {
-		return Errorf(CodeNotValidator, "%s is not an active validator; only validators may challenge sampled results", sender)
+		return Errorf(CodeNotValidator, "account %s is not an active validator; only validators may challenge sampled results", sender)
 	}
 	if power, err := x.st.kv.Get(ValidatorSetKey(st.ConsAddress())); err != nil || power == nil {
 		if err != nil {
 			return err
 		}
-		return Errorf(CodeNotValidator, "%s is not in the validator set", sender)
+		return Errorf(CodeNotValidator, "account %s is not in the validator set", sender)
 	}
 	j, err := x.st.job(m.JobID)
 	if err != nil {
 		return err
 	}
 	if j == nil {
-		return Errorf(CodeNotFound, "no job %d", m.JobID)
+		return Errorf(CodeNotFound, "there is no job %d", m.JobID)
 	}
 	slot := int(m.Slot)
 	if j.Spec.Verification != VerifySampled || slot >= len(j.Assignments) || j.Assignments[slot].Status != AssignSubmitted {
@@ -496,8 +502,27 @@ func (x *exec) pay(j *Job, a *Assignment) error {
 	return nil
 }
 
-// closeJob refunds what is left in escrow and records the final state.
+// closeJob refunds what is left in escrow and records the final state. Slots still running
+// (a redundant job judged before all of them answered) are voided: their providers get their
+// capacity back, are not paid, and can no longer answer. A job that is settled leaves the
+// pending index.
 func (x *exec) closeJob(j *Job, status JobStatus, reason string) error {
+	for i := range j.Assignments {
+		a := &j.Assignments[i]
+		if a.Status != AssignRunning {
+			continue
+		}
+		a.Status = AssignVoid
+		if err := x.st.kv.Delete(slotKey(prefixDeadline, a.Deadline, j.ID, i)); err != nil {
+			return err
+		}
+		if err := x.releaseCapacity(a.Provider); err != nil {
+			return err
+		}
+	}
+	if err := x.st.kv.Delete(pendingKey(j.Spec.Priority, j.ID)); err != nil {
+		return err
+	}
 	if !j.Escrow.IsZero() {
 		if err := x.credit(j.Client, j.Escrow); err != nil {
 			return err

@@ -215,8 +215,8 @@ func (s *JobSpec) decode(d *decoder) {
 	s.InputCID = d.str(maxCIDLen)
 	s.Params = d.str(maxJobParamsLen)
 	s.Requirements.Caps = d.u8()
-	s.Requirements.MinVRAMMiB = uint32(d.u64())
-	s.Requirements.GPUCount = uint32(d.u64())
+	s.Requirements.MinVRAMMiB = d.u32()
+	s.Requirements.GPUCount = d.u32()
 	n := d.u64()
 	if n > maxFrameworks {
 		d.fail("too many frameworks")
@@ -365,7 +365,7 @@ func (j *Job) encode() []byte {
 
 // DecodeJob parses a job record.
 func DecodeJob(b []byte) (*Job, error) {
-	d := &decoder{buf: b}
+	d := newDecoder(b)
 	j := &Job{ID: d.u64()}
 	copy(j.Client[:], d.fixed(AddressLen))
 	j.Spec.decode(d)
@@ -447,8 +447,8 @@ func (p *Provider) encode() []byte {
 func (p *Provider) decodeOffer(d *decoder) {
 	p.Caps = d.u8()
 	p.GPUModel = d.str(maxGPUModelLen)
-	p.GPUCount = uint32(d.u64())
-	p.VRAMMiB = uint32(d.u64())
+	p.GPUCount = d.u32()
+	p.VRAMMiB = d.u32()
 	n := d.u64()
 	if n > maxFrameworks {
 		d.fail("too many frameworks")
@@ -459,7 +459,7 @@ func (p *Provider) decodeOffer(d *decoder) {
 		p.Frameworks = append(p.Frameworks, d.str(maxFrameworkLen))
 	}
 	p.Region = d.str(maxRegionLen)
-	p.Capacity = uint32(d.u64())
+	p.Capacity = d.u32()
 	n = d.u64()
 	if n > maxAsks {
 		d.fail("too many asks")
@@ -473,11 +473,11 @@ func (p *Provider) decodeOffer(d *decoder) {
 
 // DecodeProvider parses a provider record.
 func DecodeProvider(b []byte) (*Provider, error) {
-	d := &decoder{buf: b}
+	d := newDecoder(b)
 	p := &Provider{}
 	copy(p.Address[:], d.fixed(AddressLen))
 	p.decodeOffer(d)
-	p.Active = uint32(d.u64())
+	p.Active = d.u32()
 	p.Earnings = d.amount()
 	p.Completed = d.u64()
 	p.Failed = d.u64()

@@ -170,9 +170,9 @@ func (m *MemStore) Delete(key []byte) error {
 
 func (m *MemStore) Iterate(start, end []byte, fn func(key, value []byte) bool) error {
 	keys := make([]string, 0, len(m.data))
+	lo, hi := string(start), string(end) // Go orders strings bytewise, as bytes.Compare does
 	for k := range m.data {
-		kb := []byte(k)
-		if (start == nil || bytes.Compare(kb, start) >= 0) && (end == nil || bytes.Compare(kb, end) < 0) {
+		if (start == nil || k >= lo) && (end == nil || k < hi) {
 			keys = append(keys, k)
 		}
 	}
