@@ -4,11 +4,12 @@
 GO        ?= go
 BIN       := bin
 PKGS      := ./...
-# Packages with goroutines of their own run under the race detector.
-RACE_PKGS := ./consensus/... ./node/... ./p2p/... ./storage/... ./market/... ./compute/... ./chain/...
+# Packages with goroutines of their own run under the race detector. The multi-process tests
+# (node/e2e) run once, without it: their goroutines live in the ciro-node processes they start.
+RACE_PKGS := ./consensus/... ./node ./node/api/... ./p2p/... ./storage/... ./market/... ./compute/... ./chain/...
 FUZZTIME  ?= 60s
 
-.PHONY: all build test test-unit test-race test-fuzz-short fuzz bench devnet lint tidy clean
+.PHONY: all build test test-fuzz-short fuzz bench devnet lint tidy clean
 
 all: build
 
@@ -17,12 +18,12 @@ build:
 
 test: build lint
 	$(GO) test -count=1 -timeout 25m $(PKGS)
-	$(GO) test -count=1 -race -timeout 25m -short $(RACE_PKGS)
+	$(GO) test -count=1 -race -timeout 20m -short $(RACE_PKGS)
 	$(MAKE) test-fuzz-short
 
 # Each fuzz target gets a short run in `make test`, a long one in `make fuzz`.
 test-fuzz-short:
-	@FUZZTIME=5s ./scripts/fuzz.sh
+	@FUZZTIME=3s ./scripts/fuzz.sh
 
 fuzz:
 	@FUZZTIME=$(FUZZTIME) ./scripts/fuzz.sh
