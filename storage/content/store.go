@@ -30,7 +30,7 @@ const (
 	DefaultMaxImport     = 64 << 30
 	DefaultMaxFetch      = 64 << 30
 	DefaultFetchTimeout  = 30 * time.Second
-	DefaultFetchWindow   = 128
+	DefaultFetchWindow   = 256
 	DefaultReprovideTick = 12 * time.Hour
 )
 
@@ -159,7 +159,8 @@ func Open(ctx context.Context, o Options) (*Store, error) {
 			bitswap.SetSimulateDontHavesOnTimeout(true),
 			bitswap.ProviderSearchDelay(time.Second),
 			bitswap.RebroadcastDelay(2*time.Second),
-			bitswap.MaxOutstandingBytesPerPeer(8<<20),
+			bitswap.MaxOutstandingBytesPerPeer(32<<20),
+			bitswap.WithTargetMessageSize(1<<20),
 			bitswap.EngineBlockstoreWorkerCount(16),
 			bitswap.TaskWorkerCount(8),
 		)
