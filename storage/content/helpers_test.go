@@ -14,6 +14,7 @@ import (
 	"github.com/libp2p/go-libp2p"
 	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/peer"
+	"github.com/libp2p/go-libp2p/p2p/net/connmgr"
 )
 
 func quietLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
@@ -26,8 +27,13 @@ func newHost(t testing.TB) host.Host {
 
 func newHostOn(t testing.TB, addrs ...string) host.Host {
 	t.Helper()
+	cm, err := connmgr.NewConnManager(50, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
 	h, err := libp2p.New(
 		libp2p.ListenAddrStrings(addrs...),
+		libp2p.ConnectionManager(cm),
 		libp2p.DisableMetrics(),
 		libp2p.DisableRelay(),
 	)
