@@ -264,10 +264,12 @@ func (n *Host) Bootstrap(ctx context.Context) error {
 	// DHT protocol; refreshing before that walks an empty table.
 	tick := time.NewTicker(20 * time.Millisecond)
 	defer tick.Stop()
+	wctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	defer cancel()
 	for n.dht.RoutingTable().Size() == 0 {
 		select {
-		case <-ctx.Done():
-			return userError("P2P_NO_PEERS", "bootstrap peers do not speak the Ciro DHT", errors.Join(ErrNoPeers, ctx.Err()))
+		case <-wctx.Done():
+			return userError("P2P_NO_PEERS", "bootstrap peers do not speak the Ciro DHT (or are light peers)", errors.Join(ErrNoPeers, wctx.Err()))
 		case <-tick.C:
 		}
 	}
