@@ -132,7 +132,8 @@ func (n *Host) PublishAdvert(ctx context.Context, a *wire.ProviderAdvert, po Pub
 }
 
 // StartAdvertising publishes the advert that current returns now and then every AdvertInterval,
-// until the host closes. current is called each time, so load and prices stay fresh.
+// until the host closes. current is called each time, so load and prices stay fresh. Call it
+// once per host.
 func (n *Host) StartAdvertising(current func() wire.ProviderAdvert) {
 	n.go_(func(ctx context.Context) {
 		t := time.NewTicker(n.opts.AdvertInterval)

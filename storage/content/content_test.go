@@ -427,3 +427,24 @@ func eventually(t testing.TB, d time.Duration, what string, cond func() bool) {
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+func TestTransferPeersAreProtectedThenReleased(t *testing.T) {
+	ctx := context.Background()
+	ha, hb := newHost(t), newHost(t)
+	a := openStore(t, Options{Host: ha, protectIdle: 2 * time.Second})
+	b := openStore(t, Options{Host: hb, protectIdle: 2 * time.Second})
+	connect(t, hb, ha)
+	root, err := a.AddReader(ctx, newDetReader(2, 1<<20), AddOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Fetch(ctx, root, nil); err != nil {
+		t.Fatal(err)
+	}
+	if !ha.ConnManager().IsProtected(hb.ID(), ProtectTag) || !hb.ConnManager().IsProtected(ha.ID(), ProtectTag) {
+		t.Fatal("peers of a transfer are not protected")
+	}
+	eventually(t, 5*time.Second, "protection released", func() bool {
+		return !ha.ConnManager().IsProtected(hb.ID(), ProtectTag) && !hb.ConnManager().IsProtected(ha.ID(), ProtectTag)
+	})
+}

@@ -14,6 +14,7 @@ import (
 	"github.com/libp2p/go-libp2p"
 	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/peer"
+	"github.com/libp2p/go-libp2p/p2p/net/connmgr"
 )
 
 func quietLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
@@ -21,8 +22,18 @@ func quietLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard
 // newHost starts a libp2p host on loopback TCP and QUIC.
 func newHost(t testing.TB) host.Host {
 	t.Helper()
+	return newHostOn(t, "/ip4/127.0.0.1/tcp/0", "/ip4/127.0.0.1/udp/0/quic-v1")
+}
+
+func newHostOn(t testing.TB, addrs ...string) host.Host {
+	t.Helper()
+	cm, err := connmgr.NewConnManager(50, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
 	h, err := libp2p.New(
-		libp2p.ListenAddrStrings("/ip4/127.0.0.1/tcp/0", "/ip4/127.0.0.1/udp/0/quic-v1"),
+		libp2p.ListenAddrStrings(addrs...),
+		libp2p.ConnectionManager(cm),
 		libp2p.DisableMetrics(),
 		libp2p.DisableRelay(),
 	)

@@ -30,7 +30,7 @@ const (
 	DefaultMaxImport     = 64 << 30
 	DefaultMaxFetch      = 64 << 30
 	DefaultFetchTimeout  = 30 * time.Second
-	DefaultFetchWindow   = 128
+	DefaultFetchWindow   = 256
 	DefaultReprovideTick = 12 * time.Hour
 )
 
@@ -62,6 +62,8 @@ type Options struct {
 
 	// wrapServe wraps the blockstore that bitswap serves from; tests build misbehaving peers.
 	wrapServe func(blockstore.Blockstore) blockstore.Blockstore
+	// protectIdle is how long a peer stays protected after its last block. Zero: 1 minute.
+	protectIdle time.Duration
 }
 
 // Store is a node's IPFS content: blocks in badger, bitswap client and server, UnixFS import
@@ -85,6 +87,7 @@ type Store struct {
 	cancel    context.CancelFunc
 	wg        sync.WaitGroup
 	provideCh chan cid.Cid
+	guard     *transferGuard
 	closeOnce sync.Once
 }
 
@@ -152,6 +155,10 @@ func Open(ctx context.Context, o Options) (*Store, error) {
 		if o.Routing != nil {
 			finder = o.Routing
 		}
+		if o.protectIdle == 0 {
+			o.protectIdle = time.Minute
+		}
+		s.guard = newTransferGuard(o.Host.ConnManager(), o.protectIdle)
 		net := bsnet.NewFromIpfsHost(o.Host)
 		s.bswap = bitswap.New(sctx, net, finder, serve,
 			// A peer that takes the want-block and sends nothing (or a block that fails its
@@ -159,9 +166,12 @@ func Open(ctx context.Context, o Options) (*Store, error) {
 			bitswap.SetSimulateDontHavesOnTimeout(true),
 			bitswap.ProviderSearchDelay(time.Second),
 			bitswap.RebroadcastDelay(2*time.Second),
-			bitswap.MaxOutstandingBytesPerPeer(8<<20),
+			bitswap.MaxOutstandingBytesPerPeer(32<<20),
+			bitswap.WithTargetMessageSize(1<<20),
 			bitswap.EngineBlockstoreWorkerCount(16),
 			bitswap.TaskWorkerCount(8),
+			// Peers exchanging blocks are protected from connection trimming.
+			bitswap.WithTracer(s.guard),
 		)
 		s.bsvc = blockservice.New(s.bs, s.bswap)
 	}
@@ -169,6 +179,10 @@ func Open(ctx context.Context, o Options) (*Store, error) {
 	if o.Routing != nil {
 		s.wg.Add(1)
 		go s.provider()
+	}
+	if s.guard != nil {
+		s.wg.Add(1)
+		go s.guardLoop()
 	}
 	return s, nil
 }
