@@ -211,7 +211,8 @@ func (a *demoAssets) demoJob(i int, dir string, providers int) (market.JobReques
 	if a.dockerImage != "" {
 		kinds = 3
 	}
-	req := market.JobRequest{MaxPrice: contracts.CIRO(1), DeadlineBlocks: 30}
+	// The deadline leaves room for a loaded machine: 100 blocks are about 40 s here.
+	req := market.JobRequest{MaxPrice: contracts.CIRO(1), DeadlineBlocks: 100}
 	req.Verification = contracts.VerifySampled
 	if i%2 == 0 && providers >= 3 {
 		req.Verification, req.Redundancy = contracts.VerifyRedundant, 3
@@ -485,11 +486,19 @@ func (d *Devnet) reportJobs(ctx context.Context, cp *clientPeer, t *jobTracker, 
 		}
 		if sum.ResultSample == "" && j.Status == contracts.JobCompleted && j.Spec.Type == contracts.JobDataProcessing {
 			out := filepath.Join(d.Dir, "results", strconv.FormatUint(id, 10))
-			if err := cp.client.FetchResult(ctx, id, out, nil); err == nil {
-				if b, err := os.ReadFile(filepath.Join(out, "counts.json")); err == nil {
-					sum.ResultSample = strings.TrimSpace(string(b))
-					d.logf("job %d's result, fetched by CID %s: %s", id, j.ResultCID, sum.ResultSample)
-				}
+			if err := os.MkdirAll(filepath.Dir(out), 0o755); err != nil {
+				return err
+			}
+			fctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+			err := cp.client.FetchResult(fctx, id, out, nil)
+			cancel()
+			if err != nil {
+				d.logf("fetching job %d's result %s: %v", id, j.ResultCID, err)
+			} else if b, err := os.ReadFile(filepath.Join(out, "counts.json")); err != nil {
+				d.logf("job %d's result has no counts.json: %v", id, err)
+			} else {
+				sum.ResultSample = strings.Join(strings.Fields(string(b)), " ")
+				d.logf("job %d's result, fetched by CID %s: %s", id, j.ResultCID, sum.ResultSample)
 			}
 		}
 	}
