@@ -28,6 +28,12 @@ type DevnetOptions struct {
 	// Jobs is how many demo jobs to run; zero with Once runs the transfer demo only, zero
 	// without Once streams jobs until ctx ends.
 	Jobs int
+	// Trivial runs only small model-inference jobs with no verification: the workload the
+	// latency benchmarks measure.
+	Trivial bool
+	// CrashProviderAfter, when positive, kills provider0 with SIGKILL once that many jobs are
+	// submitted, and reports what became of the jobs it held.
+	CrashProviderAfter int
 	// Binary is the ciro-node executable to run the nodes with (default: this one).
 	Binary string
 	// Once exits after the demo instead of running until ctx ends.

@@ -56,21 +56,22 @@ func ParseFaultyProviders(s string) (FaultyProviders, error) {
 
 // JobsSummary is the devnet's report on the jobs it ran.
 type JobsSummary struct {
-	JobsSubmitted     int           `json:"jobs_submitted"`
-	JobsSettled       int           `json:"jobs_settled"`
-	JobsFailed        int           `json:"jobs_failed"`
-	RefundsExact      bool          `json:"refunds_exact"`
-	SettleLatencyP50  int64         `json:"settle_latency_ms_p50"`
-	SettleLatencyP99  int64         `json:"settle_latency_ms_p99"`
-	AssignLatencyP50  int64         `json:"assign_latency_ms_p50"`
-	AssignLatencyP99  int64         `json:"assign_latency_ms_p99"`
-	Slashes           []SlashRecord `json:"slashes"`
-	Reauctions        int           `json:"reauctions"`
-	ProviderEarnings  []Earning     `json:"provider_earnings"`
-	ExecutorsSkipped  []string      `json:"executors_skipped,omitempty"`
-	ResultSample      string        `json:"result_sample,omitempty"`
-	ProvidersCrashed  int           `json:"providers_crashed,omitempty"`
-	JobsAfterCrashSet int           `json:"jobs_in_flight_at_crash_settled,omitempty"`
+	JobsSubmitted       int           `json:"jobs_submitted"`
+	JobsSettled         int           `json:"jobs_settled"`
+	JobsFailed          int           `json:"jobs_failed"`
+	RefundsExact        bool          `json:"refunds_exact"`
+	SettleLatencyP50    int64         `json:"settle_latency_ms_p50"`
+	SettleLatencyP99    int64         `json:"settle_latency_ms_p99"`
+	AssignLatencyP50    int64         `json:"assign_latency_ms_p50"`
+	AssignLatencyP99    int64         `json:"assign_latency_ms_p99"`
+	Slashes             []SlashRecord `json:"slashes"`
+	Reauctions          int           `json:"reauctions"`
+	ProviderEarnings    []Earning     `json:"provider_earnings"`
+	ExecutorsSkipped    []string      `json:"executors_skipped,omitempty"`
+	ResultSample        string        `json:"result_sample,omitempty"`
+	ProvidersCrashed    int           `json:"providers_crashed,omitempty"`
+	JobsInFlightAtCrash int           `json:"jobs_in_flight_at_crash,omitempty"`
+	JobsAfterCrashSet   int           `json:"jobs_in_flight_at_crash_settled,omitempty"`
 }
 
 // SlashRecord is one slash the devnet saw.
@@ -202,7 +203,7 @@ func buildDemoAssets(ctx context.Context, dir string, logf func(string, ...any))
 
 // demoJob is the i-th job of the stream: WASM data processing, model inference and, when the
 // engine is present, a Docker job, each under redundant(3) or sampled verification in turn.
-func (a *demoAssets) demoJob(i int, dir string, providers int) (market.JobRequest, error) {
+func (a *demoAssets) demoJob(i int, dir string, providers int, trivial bool) (market.JobRequest, error) {
 	input := filepath.Join(dir, fmt.Sprintf("input-%03d", i))
 	if err := os.MkdirAll(input, 0o755); err != nil {
 		return market.JobRequest{}, err
@@ -217,8 +218,12 @@ func (a *demoAssets) demoJob(i int, dir string, providers int) (market.JobReques
 	if i%2 == 0 && providers >= 3 {
 		req.Verification, req.Redundancy = contracts.VerifyRedundant, 3
 	}
+	kind := i % kinds
+	if trivial {
+		kind, req.Verification, req.Redundancy = 1, contracts.VerifyNone, 1
+	}
 	var err error
-	switch i % kinds {
+	switch kind {
 	case 0:
 		req.Type = contracts.JobDataProcessing
 		req.Requirements.Frameworks = []string{"wasi"}
@@ -350,7 +355,7 @@ func (d *Devnet) runJobs(ctx context.Context, o DevnetOptions, sum *DevnetSummar
 		go func() {
 			defer wg.Done()
 			for i := range next {
-				req, err := assets.demoJob(i, jobsDir, o.Providers)
+				req, err := assets.demoJob(i, jobsDir, o.Providers, o.Trivial)
 				var id uint64
 				if err == nil {
 					start := time.Now()
@@ -383,6 +388,7 @@ func (d *Devnet) runJobs(ctx context.Context, o DevnetOptions, sum *DevnetSummar
 		}
 	}()
 
+	var crashed []uint64 // jobs provider0 held when it was killed
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
 	submitDone := make(chan struct{})
@@ -395,6 +401,9 @@ func (d *Devnet) runJobs(ctx context.Context, o DevnetOptions, sum *DevnetSummar
 		case <-tick.C:
 		}
 		s, a, done, failed := tracker.counts()
+		if o.CrashProviderAfter > 0 && crashed == nil && s >= o.CrashProviderAfter {
+			crashed = d.crashProvider(ctx, o)
+		}
 		h, _ := d.Clients[0].Height(ctx)
 		d.logf("height %d | jobs submitted %d, assigned %d, settled %d, failed %d", h, s, a, done, failed)
 		select {
@@ -418,6 +427,15 @@ report:
 	// The report reads the chain after Ctrl-C too.
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
 	defer cancel()
+	if crashed != nil {
+		sum.ProvidersCrashed = 1
+		sum.JobsInFlightAtCrash = len(crashed)
+		for _, id := range crashed {
+			if j, err := cp.chain.Job(rctx, id); err == nil && j != nil && j.Status == contracts.JobCompleted {
+				sum.JobsAfterCrashSet++
+			}
+		}
+	}
 	return d.reportJobs(rctx, cp, tracker, sum)
 }
 
@@ -584,4 +602,26 @@ func moduleRoot(ctx context.Context) (string, error) {
 		return "", fmt.Errorf("the devnet builds its demo jobs from the ciro-node source tree: run it from there (make devnet)")
 	}
 	return filepath.Dir(mod), nil
+}
+
+// crashProvider kills provider0 with SIGKILL, as a power cut would, and returns the jobs it
+// held: the chain must re-auction them when their deadlines pass.
+func (d *Devnet) crashProvider(ctx context.Context, o DevnetOptions) []uint64 {
+	i := o.Validators + o.FullNodes
+	key, err := LoadKey(d.Home(i), ValidatorKeyName)
+	if err != nil {
+		d.logf("crash: %v", err)
+		return []uint64{}
+	}
+	var held []contracts.ProviderJob
+	_ = d.Clients[0].Query(ctx, "/jobs/provider/"+key.Address.String(), &held)
+	d.Procs[i].Kill()
+	ids := make([]uint64, 0, len(held))
+	for _, pj := range held {
+		if pj.Job != nil && !pj.Job.Status.Final() {
+			ids = append(ids, pj.Job.ID)
+		}
+	}
+	d.logf("killed provider0 (SIGKILL) holding %d unsettled jobs: %v", len(ids), ids)
+	return ids
 }

@@ -41,6 +41,9 @@ func newDevnetCmd() *cobra.Command {
 					for _, e := range sum.ProviderEarnings {
 						fmt.Fprintf(w, "[devnet] %-10s %-12s earned %s over %d jobs, %d failed\n", e.Moniker, e.Behaviour, e.Earned, e.Completed, e.Failed)
 					}
+					if sum.ProvidersCrashed > 0 {
+						fmt.Fprintf(w, "[devnet] provider0 was killed holding %d jobs; %d of them settled through re-auction\n", sum.JobsInFlightAtCrash, sum.JobsAfterCrashSet)
+					}
 					for _, s := range sum.Slashes {
 						fmt.Fprintf(w, "[devnet] slash at height %d: %s (%s) lost %s for %s\n", s.Height, s.Moniker, s.Staker, node.FormatAmountJSON(s.Amount), s.Reason)
 					}
@@ -65,6 +68,8 @@ func newDevnetCmd() *cobra.Command {
 	cmd.Flags().IntVar(&o.Jobs, "jobs", 0, "number of demo jobs; 0 streams jobs until Ctrl-C (with --once: run the transfer demo only)")
 	cmd.Flags().IntVar(&o.Providers, "providers", 3, "number of provider nodes")
 	cmd.Flags().StringVar(&faulty, "faulty-providers", "", "misbehaving providers among them: wrong=N,silent=M")
+	cmd.Flags().BoolVar(&o.Trivial, "trivial", false, "only small model-inference jobs with no verification (latency benchmarks)")
+	cmd.Flags().IntVar(&o.CrashProviderAfter, "crash-provider-after", 0, "kill provider0 with SIGKILL after this many jobs are submitted (failure drills)")
 	cmd.Flags().IntVar(&o.BasePort, "base-port", 26656, "CometBFT p2p port of node0")
 	cmd.Flags().IntVar(&o.APIBasePort, "api-base-port", 8080, "HTTP API port of node0")
 	return cmd

@@ -17,6 +17,10 @@ import (
 
 // runDevnet runs `ciro-node devnet --once --output json` with args and decodes its summary.
 func runDevnet(t *testing.T, bin, workdir string, timeout time.Duration, args ...string) node.DevnetSummary {
+	return runDevnetB(t, bin, workdir, timeout, args...)
+}
+
+func runDevnetB(t testing.TB, bin, workdir string, timeout time.Duration, args ...string) node.DevnetSummary {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
@@ -121,5 +125,30 @@ func TestDevnetFaultyProviders(t *testing.T) {
 		if e.Moniker == "provider1" && e.Completed > 0 {
 			t.Errorf("the silent provider was paid for %d jobs", e.Completed)
 		}
+	}
+}
+
+// TestDevnetProviderCrash kills a provider with SIGKILL while it holds jobs: the chain treats
+// them as no-shows, re-auctions them, and they settle.
+func TestDevnetProviderCrash(t *testing.T) {
+	bin := nodetest.Binary(t)
+	out, err := exec.Command("go", "env", "GOMOD").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := runDevnet(t, bin, filepath.Dir(strings.TrimSpace(string(out))), 10*time.Minute,
+		"--jobs", "12", "--providers", "4", "--crash-provider-after", "4")
+	if sum.ProvidersCrashed != 1 {
+		t.Fatalf("providers_crashed = %d, want 1", sum.ProvidersCrashed)
+	}
+	if sum.JobsInFlightAtCrash == 0 {
+		t.Errorf("provider0 held no job when it was killed; the drill tested nothing")
+	}
+	if sum.JobsAfterCrashSet != sum.JobsInFlightAtCrash {
+		t.Errorf("%d of the %d jobs provider0 held settled", sum.JobsAfterCrashSet, sum.JobsInFlightAtCrash)
+	}
+	if sum.JobsSettled != sum.JobsSubmitted || !sum.RefundsExact || !sum.SupplyInvariantOK || !sum.AppHashAgree {
+		t.Errorf("settled %d/%d, refunds_exact=%v, supply_invariant_ok=%v, app_hash_agree=%v (errors: %v)",
+			sum.JobsSettled, sum.JobsSubmitted, sum.RefundsExact, sum.SupplyInvariantOK, sum.AppHashAgree, sum.Errors)
 	}
 }
