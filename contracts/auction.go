@@ -319,8 +319,9 @@ func (x *exec) clearAuction() error {
 			continue
 		}
 		chosen, why := x.selectProviders(j, bidders, needed)
-		if len(j.Assignments) == 0 && h >= j.Spec.Deadline {
-			// Its last height has come: a provider assigned now could not answer in time.
+		if len(j.Assignments) == 0 && h+x.params.MinAssignWindowBlocks > j.Spec.Deadline {
+			// Too little of its window is left: a provider assigned now could not be expected to
+			// answer in time, and would be slashed for it.
 			reason := why.String()
 			if len(chosen) >= needed {
 				reason = "the deadline came before a provider could be assigned"

@@ -319,3 +319,25 @@ func (e *testEnv) accountOf(a Address) *Account {
 	}
 	return acc
 }
+
+// TestMinAssignWindow checks that a job whose deadline is closer than MinAssignWindowBlocks is
+// never handed to a provider, who could not answer in time and would be slashed for it: it
+// expires with a full refund instead.
+func TestMinAssignWindow(t *testing.T) {
+	p := jobParams()
+	p.MinAssignWindowBlocks = 10
+	e := newJobEnv(t, p, enterprise())
+	e.register(0, offer(CIRO(1), 2))
+	near, escrow := e.submit(0, jspec(uint64(e.height)+5))
+	far, _ := e.submit(0, jspec(uint64(e.height)+50))
+	e.step()
+	if j := e.job(far); j.Status != JobAssigned {
+		t.Fatalf("a job with room in its window is %s, want assigned", j.Status)
+	}
+	j := e.job(near)
+	if j.Status != JobExpired || len(j.Assignments) != 0 {
+		t.Fatalf("a job with too little window left is %s with %d assignments, want expired and unassigned", j.Status, len(j.Assignments))
+	}
+	wantAmt(t, "refund", j.Refunded, escrow)
+	e.checkSupply()
+}

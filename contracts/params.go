@@ -61,6 +61,9 @@ type Params struct {
 	MaxJobDeadlineBlocks uint64 `json:"max_job_deadline_blocks"`
 	// ChallengeWindowBlocks is how long a sampled result waits for a validator's challenge.
 	ChallengeWindowBlocks uint64 `json:"challenge_window_blocks"`
+	// MinAssignWindowBlocks is the least time a provider is given to answer: a job whose
+	// deadline is closer than that when a provider frees up expires instead of being assigned.
+	MinAssignWindowBlocks uint64 `json:"min_assign_window_blocks"`
 	// MaxAssignmentsPerBlock bounds the auction's work in one block; the rest wait a block.
 	MaxAssignmentsPerBlock uint32 `json:"max_assignments_per_block"`
 	// Provider penalties (SPEC.md's provider faults) and reputation steps.
@@ -110,6 +113,7 @@ func DefaultParams() Params {
 		MinJobPrice:            new(uint256.Int).Div(OneCIRO, uint256.NewInt(1000)),
 		MaxJobDeadlineBlocks:   100_000,
 		ChallengeWindowBlocks:  100,
+		MinAssignWindowBlocks:  1,
 		MaxAssignmentsPerBlock: 20_000,
 		NoShowSlashBps:         1000,
 		MaliciousSlashBps:      5000,
@@ -152,6 +156,8 @@ func (p Params) Validate() error {
 		return fmt.Errorf("job_base_fee and a positive min_job_price are required")
 	case p.MaxJobDeadlineBlocks == 0 || p.ChallengeWindowBlocks == 0 || p.MaxAssignmentsPerBlock == 0:
 		return fmt.Errorf("max_job_deadline_blocks, challenge_window_blocks and max_assignments_per_block must be positive")
+	case p.MinAssignWindowBlocks == 0 || p.MinAssignWindowBlocks > p.MaxJobDeadlineBlocks:
+		return fmt.Errorf("min_assign_window_blocks must be within 1..max_job_deadline_blocks")
 	case p.WeightPrice+p.WeightReputation+p.WeightStake+p.WeightRandom == 0:
 		return fmt.Errorf("at least one auction weight must be positive")
 	}

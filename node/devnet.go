@@ -190,7 +190,7 @@ func (d *Devnet) configureRoles(o DevnetOptions) error {
 			p := i - o.Validators - o.FullNodes
 			cfg.Node.Moniker = fmt.Sprintf("provider%d", p)
 			cfg.Provider.Enabled = true
-			cfg.Provider.MaxConcurrentJobs = 4
+			cfg.Provider.MaxConcurrentJobs = 8
 			cfg.Provider.Region = []string{"north-america", "europe", "asia-pacific"}[p%3]
 			switch {
 			case p < o.Faulty.Wrong:

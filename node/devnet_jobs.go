@@ -212,8 +212,8 @@ func (a *demoAssets) demoJob(i int, dir string, providers int, trivial bool) (ma
 	if a.dockerImage != "" {
 		kinds = 3
 	}
-	// The deadline leaves room for a loaded machine: 100 blocks are about 40 s here.
-	req := market.JobRequest{MaxPrice: contracts.CIRO(1), DeadlineBlocks: 100}
+	// The deadline leaves room for a loaded machine and a queue: 150 blocks are about a minute.
+	req := market.JobRequest{MaxPrice: contracts.CIRO(1), DeadlineBlocks: 150}
 	req.Verification = contracts.VerifySampled
 	if i%2 == 0 && providers >= 3 {
 		req.Verification, req.Redundancy = contracts.VerifyRedundant, 3

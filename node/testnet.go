@@ -68,6 +68,7 @@ func DevnetParams() contracts.Params {
 	p.DowntimeJailSeconds = 15
 	p.DoubleSignJailSeconds = 30
 	p.ChallengeWindowBlocks = 15 // room for validators to re-run a job on a loaded machine
+	p.MinAssignWindowBlocks = 25 // about 10 s: a provider is never handed a job it cannot finish
 	return p
 }
 
