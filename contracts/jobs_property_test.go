@@ -30,6 +30,8 @@ func jobSimGenesis() *Genesis {
 	p := jobParams()
 	p.MaxValidators = 5
 	p.ChallengeWindowBlocks = 3
+	p.EpochBlocks = 10 // providers' job records feed the rewards of many epochs
+	p.InflationPerEpoch = CIRO(100)
 	g := &Genesis{Params: p}
 	for i := 0; i < jsClients; i++ {
 		g.Accounts = append(g.Accounts, GenesisAccount{Address: testAddr(i), Balance: CIRO(5000)})
@@ -500,7 +502,7 @@ func TestJobMarketRandomOps(t *testing.T) {
 		"submit_job not_supported", "submit_result ok", "submit_result duplicate_result", "submit_result not_assigned", "submit_result job_state",
 		"challenge ok", "challenge not_validator", "cancel_job ok", "cancel_job job_state", "withdraw ok", "withdraw insufficient_funds",
 		"register_provider ok", "register_provider not_provider", "paid", "ev job_no_show", "ev job_reauction", "ev job_challenged",
-		"ev provider_penalised", "transfer ok", "stake ok", "unstake ok", "delegate ok", "burn ok"} {
+		"ev provider_penalised", "transfer ok", "stake ok", "unstake ok", "delegate ok", "burn ok", "ev epoch_rewards", "ev reward"} {
 		if s.stats[k] == 0 {
 			t.Errorf("the random run never produced %q", k)
 		}

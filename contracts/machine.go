@@ -275,7 +275,9 @@ func (x *exec) run(tx *Tx) error {
 	return Errorf(CodeUnknownType, "transaction type %d is not known", tx.Msg.Type())
 }
 
-// EndBlock recomputes the validator set and returns CometBFT's updates (applied at H+2).
+// EndBlock runs the job market, pays epoch rewards when the block closes an epoch, then
+// recomputes the validator set, so that rewarded stake counts at once, and returns CometBFT's
+// updates (applied at H+2).
 func (m *Machine) EndBlock(b *Block) ([]ValidatorUpdate, []Event, error) {
 	x, err := m.newExec(m.kv, b)
 	if err != nil {
@@ -283,6 +285,9 @@ func (m *Machine) EndBlock(b *Block) ([]ValidatorUpdate, []Event, error) {
 	}
 	if err := x.processJobs(); err != nil {
 		return nil, nil, fmt.Errorf("jobs: %w", err)
+	}
+	if err := x.payEpochRewards(); err != nil {
+		return nil, nil, fmt.Errorf("epoch rewards: %w", err)
 	}
 	updates, err := x.updateValidatorSet()
 	if err != nil {

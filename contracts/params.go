@@ -77,6 +77,14 @@ type Params struct {
 	WeightReputation uint64 `json:"weight_reputation"`
 	WeightStake      uint64 `json:"weight_stake"`
 	WeightRandom     uint64 `json:"weight_random"`
+
+	// EpochBlocks is the length of a reward epoch: rewards are paid at the EndBlock of every
+	// height that is a multiple of it. 0 turns epoch rewards off.
+	EpochBlocks uint64 `json:"epoch_blocks"`
+	// InflationPerEpoch is the most CIRO one epoch mints as staking rewards (SPEC's R_pool).
+	// It is rate-limited by the hard cap: an epoch mints only what still fits under it. Nil
+	// reads as zero.
+	InflationPerEpoch *uint256.Int `json:"inflation_per_epoch"`
 }
 
 const day = 24 * 60 * 60
@@ -124,6 +132,10 @@ func DefaultParams() Params {
 		WeightReputation:       3,
 		WeightStake:            2,
 		WeightRandom:           1,
+		// 100 blocks of about 1 s; 8 CIRO an epoch is about 2.5 M CIRO a year, 5% of the
+		// genesis supply.
+		EpochBlocks:       100,
+		InflationPerEpoch: CIRO(8),
 	}
 }
 
@@ -160,6 +172,8 @@ func (p Params) Validate() error {
 		return fmt.Errorf("min_assign_window_blocks must be within 1..max_job_deadline_blocks")
 	case p.WeightPrice+p.WeightReputation+p.WeightStake+p.WeightRandom == 0:
 		return fmt.Errorf("at least one auction weight must be positive")
+	case p.InflationPerEpoch != nil && p.InflationPerEpoch.Gt(HardCap):
+		return fmt.Errorf("inflation_per_epoch is above the hard cap")
 	}
 	return nil
 }
@@ -195,6 +209,9 @@ func (c *ParamsCache) get(st state) (Params, error) {
 	p := c.p
 	p.MinTxFee, p.MinValidatorStake = clone(p.MinTxFee), clone(p.MinValidatorStake)
 	p.JobBaseFee, p.MinJobPrice = clone(p.JobBaseFee), clone(p.MinJobPrice)
+	if p.InflationPerEpoch != nil {
+		p.InflationPerEpoch = clone(p.InflationPerEpoch)
+	}
 	return p, nil
 }
 

@@ -48,6 +48,8 @@ const (
 func simGenesis() *Genesis {
 	p := testParams()
 	p.MaxValidators = 5
+	p.EpochBlocks = 7 // epochs pay rewards many times during a run
+	p.InflationPerEpoch = CIRO(40)
 	g := &Genesis{Params: p}
 	for i := 0; i < 16; i++ {
 		g.Accounts = append(g.Accounts, GenesisAccount{Address: testAddr(i), Balance: CIRO(2000)})
@@ -378,10 +380,48 @@ func (s *simGen) genBlock(txCount int) *simBlock {
 	if hasEvent(evs, "validator_set_kept") {
 		s.stats["validator set kept"]++
 	}
+	s.checkRewards(evs)
 	s.applyUpdates(up)
 	s.checkInvariants()
 	s.hashes = append(s.hashes, stateHash(s.kv))
 	return b
+}
+
+// checkRewards checks a block's epoch rewards against its events: they come exactly at epoch
+// ends, pay no more than the pool, only unjailed stakers, and the reward events add up.
+func (s *simGen) checkRewards(evs []Event) {
+	t := s.t
+	var summary *Event
+	paid := zero()
+	for i, ev := range evs {
+		switch ev.Type {
+		case "epoch_rewards":
+			summary = &evs[i]
+		case "reward":
+			a, err := ParseAddress(eventAttr(ev, "staker"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			st, _ := GetStaker(s.kv, a)
+			if st == nil || st.Jailed || st.Tombstoned {
+				t.Fatalf("height %d: reward to %s, which is jailed, tombstoned or gone", s.height, a)
+			}
+			amt, _ := ParseAmount(eventAttr(ev, "amount"))
+			paid.Add(paid, amt)
+			s.stats["reward"]++
+		}
+	}
+	if (summary != nil) != (uint64(s.height)%s.p.EpochBlocks == 0) {
+		t.Fatalf("height %d: epoch_rewards event %v at the wrong height", s.height, summary)
+	}
+	if summary == nil {
+		return
+	}
+	s.stats["epoch rewards"]++
+	pool, _ := ParseAmount(eventAttr(*summary, "pool"))
+	if eventAttr(*summary, "paid") != paid.Dec() || paid.Gt(pool) || pool.Gt(s.p.InflationPerEpoch) {
+		t.Fatalf("height %d: epoch_rewards %v, reward events add up to %s", s.height, summary.Attrs, paid.Dec())
+	}
 }
 
 func (s *simGen) checkInvariants() {
@@ -492,7 +532,7 @@ func TestRandomBlocksInvariantsAndDeterminism(t *testing.T) {
 	for _, k := range []string{"transfer", "burn", "stake", "unstake", "delegate", "undelegate", "unjail",
 		"code ok", "code insufficient_funds", "code replayed_nonce", "code out_of_order_nonce", "code fee_too_low",
 		"code wrong_chain", "code invalid_argument", "code not_found", "code not_jailed",
-		"rejected before delivery", "evidence", "jailed staker-blocks"} {
+		"rejected before delivery", "evidence", "jailed staker-blocks", "epoch rewards", "reward"} {
 		if s.stats[k] == 0 {
 			t.Errorf("the random run never produced %q; stats %v", k, s.stats)
 		}

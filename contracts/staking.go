@@ -14,7 +14,13 @@ import (
 //   - delegating a into a pool of T tokens and S shares mints a×S/T shares (a when S is 0);
 //   - a delegator's stake is its shares × T / S;
 //   - undelegating a burns ceil(a×S/T) shares, rounding against the leaver, so the pool never
-//     pays out more than the shares were worth; the last shares out take every remaining token.
+//     pays out more than the shares were worth; when that is every share the holder has, the
+//     holder takes their whole value instead (epoch rewards lift a share above one unit, so a
+//     partial exit can round up to all of them); the last shares out take every remaining
+//     token.
+//
+// Epoch rewards (rewards.go) add to a pool's tokens and leave its shares alone, so every
+// holder's stake grows with the share price.
 
 func (x *exec) stake(sender Address, m *Stake) error {
 	st, err := x.st.staker(sender)
@@ -134,24 +140,24 @@ func (x *exec) undelegate(delegator, stakerAddr Address, amount *uint256.Int) er
 	}
 	tier := TierFor(st.Tokens, x.params.CIROPriceMicroUSD)
 	var burnShares, out *uint256.Int
-	if amount.Eq(value) {
-		burnShares = clone(held)
-		out = clone(value)
-		if held.Eq(st.Shares) {
-			out = clone(st.Tokens) // the last shares out take the rounding dust with them
-		}
-	} else {
+	if amount.Lt(value) {
 		// ceil(amount × S / T)
 		num, _ := mulDiv(amount, st.Shares, st.Tokens)
 		check, _ := mulDiv(num, st.Tokens, st.Shares)
 		if check.Lt(amount) {
 			num.AddUint64(num, 1)
 		}
-		burnShares = num
-		if burnShares.Gt(held) {
-			burnShares = clone(held)
+		burnShares, out = num, clone(amount)
+	}
+	if burnShares == nil || !burnShares.Lt(held) {
+		// A full exit, or a partial one whose rounded-up shares are all the holder has, which
+		// can happen once rewards lift a share above one unit: the holder leaves with its
+		// shares' whole value rather than leave tokens behind that no share owns.
+		burnShares = clone(held)
+		out = clone(value)
+		if held.Eq(st.Shares) {
+			out = clone(st.Tokens) // the last shares out take the rounding dust with them
 		}
-		out = clone(amount)
 	}
 	st.Tokens.Sub(st.Tokens, out)
 	st.Shares.Sub(st.Shares, burnShares)

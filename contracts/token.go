@@ -86,9 +86,18 @@ func (x *exec) collectFee(from Address, fee *uint256.Int) error {
 	return x.splitBurnTreasury(fee, x.params.FeeBurnBps)
 }
 
-// mint creates amount on to's balance, within the hard cap. Only genesis mints for now;
-// inflation arrives with epoch rewards.
+// mint creates amount on to's balance, within the hard cap. Genesis mints this way; epoch
+// rewards mint into staking pools through recordMint.
 func (x *exec) mint(to Address, amount *uint256.Int) error {
+	if err := x.recordMint(amount); err != nil {
+		return err
+	}
+	return x.credit(to, amount)
+}
+
+// recordMint counts amount as created, refusing to pass the hard cap. The caller puts it
+// somewhere the supply invariant counts.
+func (x *exec) recordMint(amount *uint256.Int) error {
 	sup, err := x.st.supply()
 	if err != nil {
 		return err
@@ -98,8 +107,5 @@ func (x *exec) mint(to Address, amount *uint256.Int) error {
 		return Errorf(CodeSupplyCap, "minting %s would pass the hard cap of %s", FormatCIRO(amount), FormatCIRO(HardCap))
 	}
 	sup.Minted = total
-	if err := x.st.setSupply(sup); err != nil {
-		return err
-	}
-	return x.credit(to, amount)
+	return x.st.setSupply(sup)
 }

@@ -171,6 +171,23 @@ func TestStake(t *testing.T) {
 
 // setPool forces a staker's pool to tokens/shares, as a slash (or future rewards) would, and
 // keeps the supply invariant by moving the difference to or from the treasury.
+// rewardPool mints amount into a's pool, as an epoch reward does.
+func rewardPool(t *testing.T, e *testEnv, a Address, amount *uint256.Int) {
+	t.Helper()
+	x, err := e.m.newExec(e.kv, e.block())
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := e.staker(a)
+	st.Tokens.Add(st.Tokens, amount)
+	if err := x.recordMint(amount); err != nil {
+		t.Fatal(err)
+	}
+	if err := x.st.setStaker(st); err != nil {
+		t.Fatal(err)
+	}
+}
+
 func setPool(t *testing.T, e *testEnv, a Address, tokens *uint256.Int) {
 	t.Helper()
 	x, err := e.m.newExec(e.kv, e.block())
@@ -273,9 +290,9 @@ func TestDelegationShareMath(t *testing.T) {
 	})
 }
 
-// A random walk on one pool: the share price never falls except by a slash, shares always sum
-// to the pool's, no holder can take out more than its shares are worth, and the pool never
-// owes more than it holds.
+// A random walk on one pool with slashes and rewards: the share price never falls except by a
+// slash, shares always sum to the pool's, no holder can take out more than its shares are
+// worth, and the pool never owes more than it holds.
 func TestShareMathRandomWalk(t *testing.T) {
 	e := basicEnv(t)
 	e.send(0, &Stake{Amount: u(1000), Roles: RoleProvider})
@@ -326,11 +343,16 @@ func TestShareMathRandomWalk(t *testing.T) {
 					t.Fatalf("share price fell from %s/%s to %s/%s", st.Tokens, st.Shares, after.Tokens, after.Shares)
 				}
 			}
-		default:
+		case rng.Intn(2) == 0:
 			if st.Tokens.IsZero() {
 				continue
 			}
 			setPool(t, e, pool, new(uint256.Int).Sub(st.Tokens, u(uint64(rng.Int63n(int64(st.Tokens.Uint64()/10+1))))))
+		default: // a reward: the share price rises above one unit
+			if st.Shares.IsZero() {
+				continue
+			}
+			rewardPool(t, e, pool, u(uint64(rng.Int63n(int64(st.Tokens.Uint64()+10)))))
 		}
 		st = e.staker(pool)
 		sumShares, sumValue := zero(), zero()
