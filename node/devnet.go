@@ -31,6 +31,8 @@ type DevnetOptions struct {
 	// Trivial runs only small model-inference jobs with no verification: the workload the
 	// latency benchmarks measure.
 	Trivial bool
+	// Rewards pays staking rewards every 50 blocks, as a real network would every epoch.
+	Rewards bool
 	// CrashProviderAfter, when positive, kills provider0 with SIGKILL once that many jobs are
 	// submitted, and reports what became of the jobs it held.
 	CrashProviderAfter int
@@ -99,6 +101,9 @@ func StartDevnet(ctx context.Context, o DevnetOptions) (*Devnet, error) {
 		return nil, fmt.Errorf("%d faulty providers out of %d", o.Faulty.Wrong+o.Faulty.Silent, o.Providers)
 	}
 	params := DevnetParams()
+	if o.Rewards {
+		params.EpochBlocks = 50
+	}
 	if err := GenerateTestnet(TestnetOptions{Validators: o.Validators, FullNodes: o.FullNodes + o.Providers, Output: d.Dir,
 		BasePort: o.BasePort, APIBasePort: o.APIBasePort, Params: &params}); err != nil {
 		d.cleanup()

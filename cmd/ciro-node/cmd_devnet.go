@@ -22,6 +22,7 @@ func newDevnetCmd() *cobra.Command {
 			if flags.output == "text" {
 				o.Out = cmd.OutOrStdout()
 			}
+			o.Rewards = true
 			var err error
 			if o.Faulty, err = node.ParseFaultyProviders(faulty); err != nil {
 				return err

@@ -93,8 +93,11 @@ func TestDevnetFaultyProviders(t *testing.T) {
 	}
 	sum := runDevnet(t, bin, filepath.Dir(strings.TrimSpace(string(out))), 12*time.Minute,
 		"--jobs", "60", "--providers", "4", "--faulty-providers", "wrong=1,silent=1")
-	if sum.JobsSubmitted != 60 || sum.JobsSettled != 60 {
-		t.Errorf("jobs: %d submitted, %d settled, %d failed; want all 60 settled (errors: %v)", sum.JobsSubmitted, sum.JobsSettled, sum.JobsFailed, sum.Errors)
+	// Every job reaches a final state with its money settled. A redundant job whose three
+	// providers include both faulty ones can end 1-1 with no majority: it fails and is refunded,
+	// which is the protocol's answer when nothing shows who was right.
+	if sum.JobsSubmitted != 60 || sum.JobsSettled+sum.JobsFailed != 60 || sum.JobsSettled < 45 {
+		t.Errorf("jobs: %d submitted, %d completed, %d failed; want all 60 final and most completed (errors: %v)", sum.JobsSubmitted, sum.JobsSettled, sum.JobsFailed, sum.Errors)
 	}
 	if !sum.RefundsExact || !sum.SupplyInvariantOK || !sum.AppHashAgree {
 		t.Errorf("refunds_exact=%v supply_invariant_ok=%v app_hash_agree=%v", sum.RefundsExact, sum.SupplyInvariantOK, sum.AppHashAgree)
