@@ -11,8 +11,12 @@ import (
 	"net/http/httptest"
 	"net/http/httputil"
 	"net/url"
+	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -141,6 +145,46 @@ func TestLightPeer(t *testing.T) {
 		}
 	})
 
+	t.Run("start --light process verifies headers", func(t *testing.T) {
+		home := t.TempDir()
+		cfg1, err := node.LoadConfig(d.Home(1))
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg := node.DevnetConfig()
+		cfg.P2P.Listen = []string{"/ip4/127.0.0.1/tcp/0"}
+		cfg.P2P.Bootstrap = cfg1.P2P.Bootstrap
+		if err := node.SaveConfig(home, cfg); err != nil {
+			t.Fatal(err)
+		}
+		gen, err := os.ReadFile(node.CometConfig(d.Home(0), cfg1).GenesisFile())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(node.CometConfig(home, cfg).GenesisFile(), gen, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		var out syncBuffer
+		cmd := exec.Command(nodetest.Binary(t), "start", "--light", "--home", home)
+		cmd.Stdout, cmd.Stderr = &out, &out
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		defer func() {
+			_ = cmd.Process.Signal(syscall.SIGTERM)
+			if err := cmd.Wait(); err != nil {
+				t.Errorf("light process exit: %v\n%s", err, out.String())
+			}
+		}()
+		eventually(t, 60*time.Second, "the light process to verify a header", func() bool {
+			return strings.Contains(out.String(), "verified header")
+		})
+		if !strings.Contains(out.String(), "light peer started") || strings.Contains(out.String(), "node started") {
+			t.Fatalf("not a light peer's output:\n%s", out.String())
+		}
+		t.Logf("light process output:\n%s", out.String())
+	})
+
 	t.Run("a lying full peer is caught", func(t *testing.T) {
 		cfg1, err := node.LoadConfig(d.Home(1))
 		if err != nil {
@@ -159,6 +203,24 @@ func TestLightPeer(t *testing.T) {
 			t.Fatalf("liar then honest peer: %+v, %v", acc, err)
 		}
 	})
+}
+
+// syncBuffer is a bytes.Buffer safe for a process writing while the test reads.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
 
 // lyingRPC serves a CometBFT RPC that forwards to target (tcp://host:port) but changes one
@@ -260,6 +322,14 @@ func TestBootstrapDiscovery(t *testing.T) {
 	waitHeight(ctx, t, newcomer, top+3)
 	if _, err := d.CheckAgreement(ctx); err != nil {
 		t.Fatal(err)
+	}
+	// Nothing but the DHT could have named its first peer: no validator lists it, it lists none.
+	logText, err := os.ReadFile(filepath.Join(d.Home(4), "node.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(logText), "dialing consensus peers found in the DHT") {
+		t.Fatal("node4's log does not show it dialing consensus peers found in the DHT")
 	}
 	t.Logf("node4 found %d CometBFT peers through the DHT and reached height %d", ni.NPeers, top+3)
 }
