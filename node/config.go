@@ -1,6 +1,7 @@
 package node
 
 import (
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"net"
@@ -28,6 +29,23 @@ type Config struct {
 	Provider ProviderConfig `toml:"provider"`
 	Verifier VerifierConfig `toml:"verifier"`
 	API      APIConfig      `toml:"api"`
+	Light    LightConfig    `toml:"light"`
+}
+
+// LightConfig is the light peer's side (`start --light` or [node] mode = "light"): where it
+// reads headers and proven state, and which header it trusts first. See docs/light-peer.md.
+type LightConfig struct {
+	// RPC are full peers' CometBFT RPC addresses (tcp://host:port or host:port). Empty: the
+	// light peer takes them from the consensus records full peers publish in the DHT.
+	RPC []string `toml:"rpc"`
+	// TrustHeight and TrustHash (hex) name a header the operator trusts, obtained out of band.
+	// Zero and empty: the root of trust is the genesis file, whose validators must have signed
+	// the chain's first block, which must then be younger than TrustPeriod.
+	TrustHeight int64  `toml:"trust_height"`
+	TrustHash   string `toml:"trust_hash"`
+	// TrustPeriod is how long a verified header stays a basis for verifying newer ones. It must
+	// be well below the shortest unbonding period (one day with the default parameters).
+	TrustPeriod Duration `toml:"trust_period"`
 }
 
 // P2PConfig is the libp2p side of the node: DHT, GossipSub and bitswap.
@@ -93,6 +111,9 @@ type NodeConfig struct {
 	LogLevel string `toml:"log_level"`
 	// LogFormat is text or json.
 	LogFormat string `toml:"log_format"`
+	// Mode is "full" (the default: CometBFT, state and the mesh) or "light" (the mesh only,
+	// reading state from full peers and checking it; `start --light` does the same).
+	Mode string `toml:"mode"`
 }
 
 // ChainConfig is the CometBFT side of the node.
@@ -149,7 +170,7 @@ func (d *Duration) UnmarshalText(b []byte) error {
 // DefaultConfig is a node for a real network.
 func DefaultConfig() Config {
 	return Config{
-		Node: NodeConfig{Moniker: hostname(), LogLevel: "info", LogFormat: "text"},
+		Node: NodeConfig{Moniker: hostname(), LogLevel: "info", LogFormat: "text", Mode: ModeFull},
 		Chain: ChainConfig{
 			P2PListen:          "tcp://0.0.0.0:26656",
 			RPCListen:          "tcp://127.0.0.1:26657",
@@ -165,8 +186,15 @@ func DefaultConfig() Config {
 			Frameworks: []string{"wasi", "ciro-onnx-int"}, Behaviour: "honest", CommissionBps: 1000},
 		Verifier: VerifierConfig{SampleBps: 1000},
 		API:      APIConfig{Listen: "127.0.0.1:8080"},
+		Light:    LightConfig{TrustPeriod: Duration{16 * time.Hour}},
 	}
 }
+
+// Node modes ([node] mode).
+const (
+	ModeFull  = "full"
+	ModeLight = "light"
+)
 
 // DevnetConfig is a node of a network on one machine: loopback peers and LAN timeouts.
 func DevnetConfig() Config {
@@ -197,6 +225,7 @@ func (c Config) Validate() error {
 		wrapSection("provider", c.Provider.Validate()),
 		wrapSection("verifier", c.Verifier.Validate()),
 		wrapSection("api", c.API.Validate()),
+		wrapSection("light", c.Light.Validate()),
 	)
 }
 
@@ -217,7 +246,42 @@ func (c NodeConfig) Validate() error {
 	if c.LogFormat != "text" && c.LogFormat != "json" {
 		return fmt.Errorf("log_format %q: want text or json", c.LogFormat)
 	}
+	if c.Mode != "" && c.Mode != ModeFull && c.Mode != ModeLight {
+		return fmt.Errorf("mode %q: want full or light", c.Mode)
+	}
 	return nil
+}
+
+// Validate checks the light section.
+func (c LightConfig) Validate() error {
+	for _, a := range c.RPC {
+		if _, _, err := net.SplitHostPort(trimScheme(a)); err != nil {
+			return fmt.Errorf("rpc %q: want tcp://host:port: %w", a, err)
+		}
+	}
+	if c.TrustHeight < 0 {
+		return fmt.Errorf("trust_height must not be negative")
+	}
+	if (c.TrustHeight > 0) != (c.TrustHash != "") {
+		return fmt.Errorf("trust_height and trust_hash go together")
+	}
+	if c.TrustHash != "" {
+		if b, err := hex.DecodeString(c.TrustHash); err != nil || len(b) != 32 {
+			return fmt.Errorf("trust_hash %q: want 32 bytes of hex", c.TrustHash)
+		}
+	}
+	if c.TrustPeriod.Duration <= 0 {
+		return fmt.Errorf("trust_period must be positive")
+	}
+	return nil
+}
+
+// trimScheme drops a tcp://, http:// or https:// prefix.
+func trimScheme(addr string) string {
+	if _, rest, ok := strings.Cut(addr, "://"); ok {
+		return rest
+	}
+	return addr
 }
 
 // Validate checks the chain section.

@@ -31,3 +31,38 @@ func TestPprofListen(t *testing.T) {
 		t.Fatalf("env override gave %q", c.Chain.PprofListen)
 	}
 }
+
+func TestLightConfig(t *testing.T) {
+	c := DefaultConfig()
+	if c.Node.Mode != ModeFull || c.Light.TrustPeriod.Duration <= 0 {
+		t.Fatalf("defaults: mode %q, trust period %s", c.Node.Mode, c.Light.TrustPeriod)
+	}
+	if err := ApplyEnv(&c, []string{"CIRO_NODE_MODE=light", "CIRO_LIGHT_RPC=tcp://127.0.0.1:26657,127.0.0.1:26667"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	if c.Node.Mode != ModeLight || len(c.Light.RPC) != 2 {
+		t.Fatalf("env overrides: %+v %+v", c.Node, c.Light)
+	}
+	for name, edit := range map[string]func(*Config){
+		"mode":                      func(c *Config) { c.Node.Mode = "half" },
+		"rpc":                       func(c *Config) { c.Light.RPC = []string{"tcp://nohost"} },
+		"trust_hash alone":          func(c *Config) { c.Light.TrustHash = strings.Repeat("ab", 32) },
+		"trust_height alone":        func(c *Config) { c.Light.TrustHeight = 5 },
+		"short trust_hash":          func(c *Config) { c.Light.TrustHeight, c.Light.TrustHash = 5, "abcd" },
+		"non-positive trust_period": func(c *Config) { c.Light.TrustPeriod.Duration = 0 },
+	} {
+		bad := DefaultConfig()
+		edit(&bad)
+		if err := bad.Validate(); err == nil {
+			t.Errorf("%s: accepted", name)
+		}
+	}
+	ok := DefaultConfig()
+	ok.Light.TrustHeight, ok.Light.TrustHash = 5, strings.Repeat("AB", 32)
+	if err := ok.Validate(); err != nil {
+		t.Fatalf("a trusted header: %v", err)
+	}
+}

@@ -44,6 +44,9 @@ type DevnetOptions struct {
 	Out io.Writer
 	// BasePort and APIBasePort are as in TestnetOptions.
 	BasePort, APIBasePort int
+	// Configure, when set, edits node i's configuration (home is its directory) after the
+	// devnet set its role and before the node starts: tests change peering this way.
+	Configure func(i int, home string, cfg *Config) error
 }
 
 // DevnetSummary is what a devnet run reports at the end.
@@ -204,6 +207,11 @@ func (d *Devnet) configureRoles(o DevnetOptions) error {
 				cfg.Provider.Behaviour = "silent"
 			}
 			d.behaviours[cfg.Node.Moniker] = cfg.Provider.Behaviour
+		}
+		if o.Configure != nil {
+			if err := o.Configure(i, home, &cfg); err != nil {
+				return fmt.Errorf("configure node%d: %w", i, err)
+			}
 		}
 		if err := SaveConfig(home, cfg); err != nil {
 			return err

@@ -10,6 +10,7 @@ import (
 
 	"github.com/ciro-network/ciro-node/contracts"
 	"github.com/ciro-network/ciro-node/p2p"
+	"github.com/ciro-network/ciro-node/p2p/wire"
 	"github.com/ciro-network/ciro-node/storage/content"
 )
 
@@ -73,11 +74,14 @@ func (n *Node) startMesh(ctx context.Context) error {
 	return nil
 }
 
-// consensusDiscovery keeps this node's CometBFT address published in the DHT and, while the
+// consensusDiscovery keeps this node's CometBFT addresses (p2p and RPC) published in the DHT and, while the
 // node has few consensus peers, dials the ones published by others. A node given one libp2p
 // bootstrap address and no persistent peers finds the chain this way.
 func (n *Node) consensusDiscovery(ctx context.Context) {
-	addr := trimTCP(n.opts.Config.Chain.P2PListen)
+	// The record carries the RPC address too, which light peers read headers and proven state
+	// from (docs/light-peer.md).
+	rec := wire.ConsensusRecord{NodeID: n.NodeID(), Addr: trimTCP(n.opts.Config.Chain.P2PListen),
+		RPC: trimTCP(n.opts.Config.Chain.RPCListen)}
 	tick := time.NewTicker(2 * time.Second)
 	defer tick.Stop()
 	published := time.Time{}
@@ -86,7 +90,7 @@ func (n *Node) consensusDiscovery(ctx context.Context) {
 			n.log.Debug("dht bootstrap", "err", err)
 		}
 		if time.Since(published) > time.Minute {
-			if err := n.host.PublishConsensusAddr(ctx, n.NodeID(), addr); err == nil {
+			if err := n.host.PublishConsensusRecord(ctx, rec); err == nil {
 				published = time.Now()
 			} else if ctx.Err() == nil {
 				n.log.Debug("publish consensus address", "err", err)

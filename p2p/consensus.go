@@ -34,9 +34,11 @@ func ConsensusKey(p peer.ID) string { return "/" + consensusNamespace + "/" + st
 
 // ConsensusPeer is a full peer's CometBFT address found through the DHT.
 type ConsensusPeer struct {
-	Peer    peer.ID
-	NodeID  string // CometBFT node id (hex)
-	Addr    string // host:port
+	Peer   peer.ID
+	NodeID string // CometBFT node id (hex)
+	Addr   string // host:port
+	// RPC is the peer's CometBFT RPC address (host:port), empty if it published none.
+	RPC     string
 	Seq     uint64
 	Updated time.Time
 }
@@ -109,12 +111,17 @@ func openConsensusRecord(key string, value []byte) (*wire.Envelope, error) {
 // PublishConsensusAddr publishes this full peer's CometBFT node id and p2p address (host:port)
 // in the DHT, signed with the libp2p identity, and provides the rendezvous CID so that others
 // find it. The host republishes it every ConsensusRepublish until it closes; calling again
-// replaces it.
+// replaces it. PublishConsensusRecord also publishes the RPC address light peers read from.
 func (n *Host) PublishConsensusAddr(ctx context.Context, nodeID, addr string) error {
+	return n.PublishConsensusRecord(ctx, wire.ConsensusRecord{NodeID: nodeID, Addr: addr})
+}
+
+// PublishConsensusRecord is PublishConsensusAddr with the whole record: the CometBFT node id,
+// the p2p address and, optionally, the CometBFT RPC address (host:port) light peers use.
+func (n *Host) PublishConsensusRecord(ctx context.Context, rec wire.ConsensusRecord) error {
 	if n.opts.Role != RoleFull {
 		return ErrNotFullPeer
 	}
-	rec := wire.ConsensusRecord{NodeID: nodeID, Addr: addr}
 	if err := rec.Validate(); err != nil {
 		return userError("P2P_BAD_CONSENSUS_ADDR", "the CometBFT node id or address is malformed", err)
 	}
@@ -209,7 +216,7 @@ func (n *Host) FindConsensusPeers(ctx context.Context, max int) ([]ConsensusPeer
 			}
 			rec, _ := wire.DecodeConsensusRecord(e.Payload)
 			mu.Lock()
-			out = append(out, ConsensusPeer{Peer: p, NodeID: rec.NodeID, Addr: rec.Addr, Seq: e.Seq, Updated: e.Time})
+			out = append(out, ConsensusPeer{Peer: p, NodeID: rec.NodeID, Addr: rec.Addr, RPC: rec.RPC, Seq: e.Seq, Updated: e.Time})
 			mu.Unlock()
 		}()
 	}

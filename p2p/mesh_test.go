@@ -155,6 +155,15 @@ func runMesh(t *testing.T, n int) {
 			p := peers[i*(n/4)]
 			nodeID := hex.EncodeToString(bytes.Repeat([]byte{byte(i + 1)}, 20))
 			addr := fmt.Sprintf("127.0.0.1:%d", 26656+i)
+			if i == 3 {
+				// The newer form also carries the RPC address light peers read from.
+				rec := wire.ConsensusRecord{NodeID: nodeID, Addr: addr, RPC: "127.0.0.1:26700"}
+				if err := p.PublishConsensusRecord(ctx, rec); err != nil {
+					t.Fatal(err)
+				}
+				published[p.ID()] = nodeID + "@" + addr + " rpc=127.0.0.1:26700"
+				continue
+			}
 			if err := p.PublishConsensusAddr(ctx, nodeID, addr); err != nil {
 				t.Fatal(err)
 			}
@@ -171,6 +180,9 @@ func runMesh(t *testing.T, n int) {
 		got := map[peer.ID]string{}
 		for _, c := range found {
 			got[c.Peer] = c.String()
+			if c.RPC != "" {
+				got[c.Peer] += " rpc=" + c.RPC
+			}
 		}
 		for id, want := range published {
 			if got[id] != want {

@@ -86,7 +86,11 @@ func FreePortBase(t testing.TB, span int) int {
 func Network(t testing.TB, n int) *node.Devnet { return NetworkWith(t, n, 0) }
 
 // NetworkWith is Network with extra full nodes that are not genesis validators.
-func NetworkWith(t testing.TB, n, full int) *node.Devnet {
+func NetworkWith(t testing.TB, n, full int) *node.Devnet { return NetworkConfigured(t, n, full, nil) }
+
+// NetworkConfigured is NetworkWith with a hook that edits node i's configuration before it
+// starts (see node.DevnetOptions.Configure); nil changes nothing.
+func NetworkConfigured(t testing.TB, n, full int, configure func(i int, home string, cfg *node.Config) error) *node.Devnet {
 	t.Helper()
 	bin := Binary(t)
 	dir := t.TempDir()
@@ -97,6 +101,7 @@ func NetworkWith(t testing.TB, n, full int) *node.Devnet {
 	defer cancel()
 	d, err := node.StartDevnet(ctx, node.DevnetOptions{
 		Dir: dir, Validators: n, FullNodes: full, Binary: bin, BasePort: base, APIBasePort: apiBase, Out: testWriter{t},
+		Configure: configure,
 	})
 	if err != nil {
 		dumpLogs(t, dir, total)

@@ -174,6 +174,9 @@ func (o *OrderAnnounce) Validate() error {
 type ConsensusRecord struct {
 	NodeID string `json:"node_id"` // CometBFT node id: 20 bytes, lower-case hex
 	Addr   string `json:"addr"`    // host:port of CometBFT's p2p listener
+	// RPC is the host:port of the peer's CometBFT RPC, which light peers read headers and
+	// proven state from. Optional: records without it only serve consensus discovery.
+	RPC string `json:"rpc,omitempty"`
 }
 
 // Validate checks field formats.
@@ -187,6 +190,23 @@ func (c *ConsensusRecord) Validate() error {
 	}
 	if p, err := strconv.ParseUint(port, 10, 16); err != nil || p == 0 {
 		return fmt.Errorf("%w: addr %q has a bad port", ErrMalformed, c.Addr)
+	}
+	if c.RPC != "" {
+		if err := validHostPort(c.RPC); err != nil {
+			return fmt.Errorf("%w: rpc %q: %v", ErrMalformed, c.RPC, err)
+		}
+	}
+	return nil
+}
+
+// validHostPort checks a printable host:port of at most 255 bytes with a non-zero port.
+func validHostPort(s string) error {
+	host, port, err := net.SplitHostPort(s)
+	if err != nil || host == "" || len(s) > 255 || !printable(host) {
+		return fmt.Errorf("must be host:port")
+	}
+	if p, err := strconv.ParseUint(port, 10, 16); err != nil || p == 0 {
+		return fmt.Errorf("bad port")
 	}
 	return nil
 }

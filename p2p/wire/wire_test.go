@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/rand"
 	"errors"
+	"net"
 	"testing"
 	"time"
 
@@ -117,10 +118,17 @@ func TestOrderAndConsensusValidation(t *testing.T) {
 	if r.String() != string(bytes.Repeat([]byte("0f"), 20))+"@127.0.0.1:26656" {
 		t.Fatalf("String() = %s", r)
 	}
+	// A record may carry the peer's CometBFT RPC address for light peers.
+	withRPC := `{"node_id":"` + string(bytes.Repeat([]byte("0f"), 20)) + `","addr":"127.0.0.1:26656","rpc":"127.0.0.1:26657"}`
+	if r, err := DecodeConsensusRecord([]byte(withRPC)); err != nil || r.RPC != "127.0.0.1:26657" {
+		t.Fatalf("record with rpc: %+v, %v", r, err)
+	}
 	for _, b := range []string{
 		`{"node_id":"0F0F","addr":"127.0.0.1:26656"}`,
 		`{"node_id":"` + string(bytes.Repeat([]byte("0f"), 20)) + `","addr":"127.0.0.1"}`,
 		`{"node_id":"` + string(bytes.Repeat([]byte("0f"), 20)) + `","addr":"127.0.0.1:0"}`,
+		`{"node_id":"` + string(bytes.Repeat([]byte("0f"), 20)) + `","addr":"127.0.0.1:26656","rpc":"127.0.0.1"}`,
+		`{"node_id":"` + string(bytes.Repeat([]byte("0f"), 20)) + `","addr":"127.0.0.1:26656","rpc":":26657"}`,
 	} {
 		if _, err := DecodeConsensusRecord([]byte(b)); !errors.Is(err, ErrMalformed) {
 			t.Errorf("%s: got %v", b, err)
@@ -184,6 +192,7 @@ func FuzzDecodeOrder(f *testing.F) {
 
 func FuzzDecodeConsensusRecord(f *testing.F) {
 	f.Add([]byte(`{"node_id":"` + string(bytes.Repeat([]byte("0f"), 20)) + `","addr":"127.0.0.1:26656"}`))
+	f.Add([]byte(`{"node_id":"` + string(bytes.Repeat([]byte("0f"), 20)) + `","addr":"127.0.0.1:26656","rpc":"127.0.0.1:26657"}`))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		r, err := DecodeConsensusRecord(b)
 		if err != nil {
@@ -191,6 +200,11 @@ func FuzzDecodeConsensusRecord(f *testing.F) {
 		}
 		if len(r.NodeID) != 40 {
 			t.Fatalf("invalid record accepted: %+v", r)
+		}
+		if r.RPC != "" {
+			if _, _, err := net.SplitHostPort(r.RPC); err != nil {
+				t.Fatalf("record with a bad rpc address accepted: %+v", r)
+			}
 		}
 	})
 }
