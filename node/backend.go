@@ -324,6 +324,22 @@ func (b *backend) WalletWithdraw(ctx context.Context, amount *uint256.Int) (api.
 	return api.TxView{Height: res.Height}, nil
 }
 
+// AddContent imports an upload into the node's store, pinned as a job input so GC keeps it
+// until the operator unpins it.
+func (b *backend) AddContent(ctx context.Context, r io.Reader, name string) (string, error) {
+	if b.n.content == nil {
+		return "", fmt.Errorf("%w: content store not open", api.ErrUnavailable)
+	}
+	c, err := b.n.content.AddReader(ctx, r, content.AddOptions{Pin: content.PinInput, Name: name})
+	if err != nil {
+		if errors.Is(err, content.ErrTooLarge) {
+			return "", fmt.Errorf("%w: %v", api.ErrTooLarge, err)
+		}
+		return "", fmt.Errorf("import upload: %w", err)
+	}
+	return c.String(), nil
+}
+
 func (b *backend) Content(ctx context.Context, c string) (api.Content, error) {
 	root, err := cid.Decode(c)
 	if err != nil {

@@ -1,11 +1,11 @@
 // Command ciro-node is every peer of the Ciro network and its operator CLI: a validator or full
-// node (`start`), a local network (`testnet`, `devnet`), keys, transactions and queries.
+// node (`start`), a local network (`testnet`, `devnet`), keys, transactions and queries, and
+// the client of a running node's API (`status`, `peers`, `content`, `job`, `provider`).
 package main
 
 import (
 	"context"
 	"errors"
-	"fmt"
 	"os"
 	"os/signal"
 	"syscall"
@@ -17,7 +17,7 @@ func main() {
 	root := newRootCmd()
 	if err := root.ExecuteContext(ctx); err != nil {
 		if !errors.Is(err, errReported) {
-			fmt.Fprintln(os.Stderr, "error:", err)
+			printError(os.Stderr, err)
 		}
 		os.Exit(1)
 	}

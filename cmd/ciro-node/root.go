@@ -10,6 +10,8 @@ import (
 	"path/filepath"
 
 	"github.com/spf13/cobra"
+
+	"github.com/ciro-network/ciro-node/node"
 )
 
 // errReported marks an error already printed in the requested output format.
@@ -48,7 +50,8 @@ func newRootCmd() *cobra.Command {
 		},
 	}
 	root.PersistentFlags().StringVar(&flags.home, "home", defaultHome(), "node home directory (env CIRO_HOME)")
-	root.PersistentFlags().StringVarP(&flags.output, "output", "o", "text", "output format: text or json")
+	// --output has no shorthand: -o names the destination file of `content get` and `job get`.
+	root.PersistentFlags().StringVar(&flags.output, "output", "text", "output format: text or json")
 	root.PersistentFlags().StringVar(&flags.logLevel, "log-level", "", "log level override: debug, info, warn or error")
 	root.AddCommand(
 		newInitCmd(),
@@ -59,6 +62,11 @@ func newRootCmd() *cobra.Command {
 		newTxCmd(),
 		newQueryCmd(),
 		newProviderCmd(),
+		newStatusCmd(),
+		newPeersCmd(),
+		newContentCmd(),
+		newJobCmd(),
+		newCompletionCmd(),
 	)
 	return root
 }
@@ -72,6 +80,30 @@ func printOut(w io.Writer, v any, text func(w io.Writer)) error {
 	}
 	text(w)
 	return nil
+}
+
+// printError writes err to w: with --output json as {"error": {"code", "message"}}, otherwise
+// as "error: " and its text, which for coded errors starts with the code.
+func printError(w io.Writer, err error) {
+	if flags.output == "json" {
+		code, msg := node.ErrorInfo(err)
+		b, _ := json.Marshal(map[string]any{"error": map[string]string{"code": code, "message": msg}})
+		fmt.Fprintln(w, string(b))
+		return
+	}
+	fmt.Fprintln(w, "error:", err)
+}
+
+// progress returns a bar on stderr labelled label and its Progress, or a nil Progress when
+// stderr is not a terminal or the output is JSON. Call the returned finish when done.
+func progress(cmd *cobra.Command, label string) (node.Progress, func()) {
+	w := cmd.ErrOrStderr()
+	f, ok := w.(*os.File)
+	if flags.output == "json" || !ok || !node.IsTerminal(f) {
+		return nil, func() {}
+	}
+	bar := node.NewProgressBar(w, label)
+	return bar.Func(), bar.Finish
 }
 
 func newLogger(level, format string, w io.Writer) *slog.Logger {

@@ -45,6 +45,10 @@ type Backend interface {
 	// WalletWithdraw moves the node's provider earnings to its balance and waits for the tx
 	// to commit. A zero amount withdraws everything.
 	WalletWithdraw(ctx context.Context, amount *uint256.Int) (TxView, error)
+	// AddContent imports the bytes of r as one file into the node's content store, pinned as a
+	// job input under name (which may be empty), and returns its CID. It reads r to its end,
+	// up to the store's import limit; over it, it fails with an error wrapping ErrTooLarge.
+	AddContent(ctx context.Context, r io.Reader, name string) (cid string, err error)
 	// Content opens a blob by CID from the node's blockstore, fetching it from peers if
 	// needed. The caller closes Body.
 	Content(ctx context.Context, cid string) (Content, error)
@@ -56,6 +60,9 @@ type Backend interface {
 // ErrUnavailable marks a backend failure that is not the caller's fault and may pass: the
 // node is starting, has no wallet key, or lacks the data. It is answered with 503.
 var ErrUnavailable = errors.New("unavailable")
+
+// ErrTooLarge marks an upload over the content store's import limit. It is answered with 413.
+var ErrTooLarge = errors.New("over the size limit")
 
 // Status describes a node.
 type Status struct {

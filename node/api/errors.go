@@ -17,14 +17,15 @@ const (
 	CodeUnauthorized     = "unauthorized"       // a write without the right bearer token (401)
 	CodeNotFound         = "not_found"          // no such route, job, provider or content
 	CodeMethodNotAllowed = "method_not_allowed" // the route exists for other methods
-	CodeTooLarge         = "too_large"          // the body is larger than MaxBodyBytes
+	CodeTooLarge         = "too_large"          // a JSON body over MaxBodyBytes, or an upload over the store's import limit
 	CodeUnsupportedMedia = "unsupported_media_type"
 	CodeUnavailable      = "unavailable" // the node cannot answer now (503)
 	CodeTimeout          = "timeout"     // the backend ran past the request's deadline (504)
 	CodeInternal         = "internal"    // a failure in the node; details are in its log
 )
 
-// MaxBodyBytes bounds a request body.
+// MaxBodyBytes bounds a JSON request body. Uploads to POST /content are bounded by the
+// content store's import limit instead.
 const MaxBodyBytes = 1 << 20
 
 // Error is an API error: a stable code, a sentence, and the request field it concerns, if any.
@@ -91,6 +92,8 @@ func toAPIError(err error) (e *Error, internal bool) {
 		return &Error{Status: HTTPStatus(pe.Code), Code: pe.Code.String(), Message: pe.Msg}, false
 	}
 	switch {
+	case errors.Is(err, ErrTooLarge):
+		return apiErrorf(http.StatusRequestEntityTooLarge, CodeTooLarge, "the upload is too large: %s", err.Error()), false
 	case errors.Is(err, ErrUnavailable):
 		return apiErrorf(http.StatusServiceUnavailable, CodeUnavailable, "%s", err.Error()), false
 	case errors.Is(err, context.DeadlineExceeded):

@@ -31,11 +31,13 @@ type fakeBackend struct {
 	results    map[uint64]string // job id → result CID
 	submitErr  error
 	withdraw   error
+	addErr     error // AddContent fails with it
 	failAll    error // when set, every read fails with it
 
 	mu         sync.Mutex
 	submitted  []JobRequest
 	withdrawn  []*uint256.Int
+	added      map[string]string // name → CID of each upload
 	filters    []JobFilter
 	subs       map[chan JobEvent]struct{}
 	subscribed chan struct{} // gets a value each time a stream subscribes
@@ -205,6 +207,25 @@ func (f *fakeBackend) WalletWithdraw(_ context.Context, amount *uint256.Int) (Tx
 	defer f.mu.Unlock()
 	f.withdrawn = append(f.withdrawn, amount)
 	return TxView{Hash: "CAFE", Height: 44}, nil
+}
+
+func (f *fakeBackend) AddContent(_ context.Context, r io.Reader, name string) (string, error) {
+	b, err := io.ReadAll(r)
+	if err != nil {
+		return "", err
+	}
+	if f.addErr != nil {
+		return "", f.addErr
+	}
+	c := cidOf(b)
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.blobs[c] = b
+	if f.added == nil {
+		f.added = map[string]string{}
+	}
+	f.added[name] = c
+	return c, nil
 }
 
 type seekCloser struct{ *bytes.Reader }

@@ -379,6 +379,36 @@ func (s *Server) postWithdraw(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
+// ContentReceipt is the answer to POST /content.
+type ContentReceipt struct {
+	CID string `json:"cid"`
+}
+
+// postContent stores the raw request body as one file. The body is streamed to the store,
+// which enforces its own import limit rather than MaxBodyBytes; any Content-Type is taken.
+func (s *Server) postContent(w http.ResponseWriter, r *http.Request) error {
+	q := r.URL.Query()
+	for k := range q {
+		if k != "name" {
+			return fieldError(contracts.CodeInvalidArgument.String(), k, "unknown query parameter %q; POST /content takes name", k)
+		}
+	}
+	name := q.Get("name")
+	if len(name) > maxContentName {
+		return fieldError(contracts.CodeInvalidArgument.String(), "name", "the name is %d bytes; at most %d", len(name), maxContentName)
+	}
+	c, err := s.backend.AddContent(r.Context(), r.Body, name)
+	if err != nil {
+		return fmt.Errorf("add content: %w", err)
+	}
+	w.Header().Set("Location", "/content/"+c)
+	writeJSON(w, http.StatusCreated, ContentReceipt{CID: c})
+	return nil
+}
+
+// maxContentName bounds the ?name= label of an upload.
+const maxContentName = 256
+
 func (s *Server) getContent(w http.ResponseWriter, r *http.Request) error {
 	v := r.PathValue("cid")
 	c, err := cid.Decode(v)

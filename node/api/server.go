@@ -169,6 +169,7 @@ func (s *Server) routeTable() []route {
 		{"GET", "/accounts/{addr}", false, s.getAccount},
 		{"GET", "/wallet/balance", false, s.getWalletBalance},
 		{"POST", "/wallet/withdraw", true, s.postWithdraw},
+		{"POST", "/content", true, s.postContent},
 		{"GET", "/content/{cid}", false, s.getContent},
 		{"GET", "/events", false, s.getEvents},
 		{"GET", "/metrics", false, s.getMetrics},

@@ -238,6 +238,34 @@ func cases() []apiCase {
 		}, status: 409, code: "not_provider"},
 
 		// Content.
+		{name: "add content", method: "POST", path: "/content?name=notes.txt", token: testToken, body: "some bytes\n", status: 201,
+			check: func(t *testing.T, rec *httptest.ResponseRecorder, f *fakeBackend) {
+				var v ContentReceipt
+				decode(t, rec, &v)
+				if v.CID != cidOf([]byte("some bytes\n")) || f.added["notes.txt"] != v.CID || rec.Header().Get("Location") != "/content/"+v.CID {
+					t.Errorf("receipt %+v, added %v, location %q", v, f.added, rec.Header().Get("Location"))
+				}
+			}},
+		{name: "add content over the JSON limit", method: "POST", path: "/content", token: testToken, body: strings.Repeat("x", MaxBodyBytes+10), status: 201,
+			header: map[string]string{"Content-Type": "application/octet-stream"},
+			check: func(t *testing.T, rec *httptest.ResponseRecorder, f *fakeBackend) {
+				if len(f.blobs[f.added[""]]) != MaxBodyBytes+10 {
+					t.Errorf("the store got %d bytes", len(f.blobs[f.added[""]]))
+				}
+			}},
+		{name: "add content unauthorised", method: "POST", path: "/content", body: "x", status: 401, code: CodeUnauthorized,
+			check: func(t *testing.T, _ *httptest.ResponseRecorder, f *fakeBackend) {
+				if len(f.added) != 0 {
+					t.Error("an unauthorised upload reached the backend")
+				}
+			}},
+		{name: "add content over the store limit", method: "POST", path: "/content", token: testToken, body: "xx", setup: func(f *fakeBackend) {
+			f.addErr = fmt.Errorf("%w: 2 bytes is over the limit of 1 bytes", ErrTooLarge)
+		}, status: 413, code: CodeTooLarge, check: wantMessage("limit of 1 bytes")},
+		{name: "add content unknown parameter", method: "POST", path: "/content?pin=model", token: testToken, body: "x", status: 400, code: "invalid_argument", field: "pin"},
+		{name: "add content store down", method: "POST", path: "/content", token: testToken, body: "x", setup: func(f *fakeBackend) {
+			f.addErr = fmt.Errorf("%w: content store not open", ErrUnavailable)
+		}, status: 503, code: CodeUnavailable},
 		{name: "get content", method: "GET", path: "/content/" + blobCID, status: 200, check: func(t *testing.T, rec *httptest.ResponseRecorder, _ *fakeBackend) {
 			if rec.Body.String() != string(blobData) || !strings.Contains(rec.Header().Get("Cache-Control"), "immutable") {
 				t.Errorf("content %q, headers %v", rec.Body, rec.Header())
