@@ -16,6 +16,7 @@ import (
 	"github.com/ciro-network/ciro-node/compute/wasm"
 	"github.com/ciro-network/ciro-node/contracts"
 	"github.com/ciro-network/ciro-node/market"
+	"github.com/ciro-network/ciro-node/p2p/wire"
 )
 
 // AgentsPath is where a home keeps the market agents' journal and scratch space.
@@ -130,6 +131,7 @@ func (n *Node) runProvider(ctx context.Context, chain *ChainClient, execs map[co
 		return err
 	}
 	n.provider = p
+	n.advertise(chain.Address(), rep, gpuModel, p)
 	n.log.Info("provider agent running", "account", chain.Address(), "behaviour", behaviour, "capacity", cfg.MaxConcurrentJobs)
 	return p.Run(ctx)
 }
@@ -167,4 +169,34 @@ func frameworksOf(names []string) []compute.Framework {
 		out[i] = compute.Framework(n)
 	}
 	return out
+}
+
+// advertise publishes the provider's signed advert on the providers topic every advert
+// interval: hardware, frameworks, standing asks and region, for peers' provider tables.
+func (n *Node) advertise(account contracts.Address, rep hw.Report, gpuModel string, p *market.Provider) {
+	cfg := n.opts.Config.Provider
+	vram := uint64(0)
+	for i, d := range rep.Devices {
+		if i == 0 || d.MemoryBytes < vram {
+			vram = d.MemoryBytes
+		}
+	}
+	n.host.StartAdvertising(func() wire.ProviderAdvert {
+		var prices []wire.PriceHint
+		for _, a := range p.Asks() {
+			prices = append(prices, wire.PriceHint{JobType: a.Type.String(), PerHour: contracts.FormatCIRO(a.Price) + " per job"})
+		}
+		return wire.ProviderAdvert{
+			Account:    account.String(),
+			Caps:       wire.Capability(uint8(rep.Flags)),
+			GPUModel:   gpuModel,
+			GPUCount:   uint16(len(rep.Devices)),
+			VRAMMiB:    uint32(vram >> 20),
+			CPUCores:   uint16(rep.CPUCores),
+			RAMMiB:     uint32(rep.RAMBytes >> 20),
+			Frameworks: cfg.Frameworks,
+			Prices:     prices,
+			Region:     cfg.Region,
+		}
+	})
 }
