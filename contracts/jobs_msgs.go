@@ -82,24 +82,7 @@ func (m *RegisterProvider) offer() *Provider {
 	return &Provider{Caps: m.Caps, GPUModel: m.GPUModel, GPUCount: m.GPUCount, VRAMMiB: m.VRAMMiB,
 		Frameworks: m.Frameworks, Region: m.Region, Capacity: m.Capacity, Asks: m.Asks}
 }
-func (m *RegisterProvider) encode(e *encoder) {
-	p := m.offer()
-	e.u8(p.Caps)
-	e.str(p.GPUModel)
-	e.u64(uint64(p.GPUCount))
-	e.u64(uint64(p.VRAMMiB))
-	e.u64(uint64(len(p.Frameworks)))
-	for _, f := range p.Frameworks {
-		e.str(f)
-	}
-	e.str(p.Region)
-	e.u64(uint64(p.Capacity))
-	e.u64(uint64(len(p.Asks)))
-	for _, a := range p.Asks {
-		e.u8(uint8(a.Type))
-		e.amount(a.Price)
-	}
-}
+func (m *RegisterProvider) encode(e *encoder) { m.offer().encodeOffer(e) }
 func (m *RegisterProvider) decode(d *decoder) {
 	p := &Provider{}
 	p.decodeOffer(d)

@@ -422,6 +422,16 @@ type Provider struct {
 func (p *Provider) encode() []byte {
 	e := &encoder{}
 	e.fixed(p.Address[:])
+	p.encodeOffer(e)
+	e.u64(uint64(p.Active))
+	e.amount(p.Earnings)
+	e.u64(p.Completed)
+	e.u64(p.Failed)
+	return e.buf
+}
+
+// encodeOffer writes what a provider declares, the part a RegisterProvider tx carries.
+func (p *Provider) encodeOffer(e *encoder) {
 	e.u8(p.Caps)
 	e.str(p.GPUModel)
 	e.u64(uint64(p.GPUCount))
@@ -437,11 +447,6 @@ func (p *Provider) encode() []byte {
 		e.u8(uint8(a.Type))
 		e.amount(a.Price)
 	}
-	e.u64(uint64(p.Active))
-	e.amount(p.Earnings)
-	e.u64(p.Completed)
-	e.u64(p.Failed)
-	return e.buf
 }
 
 func (p *Provider) decodeOffer(d *decoder) {
