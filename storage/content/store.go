@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/ciro-network/ciro-node/internal/badgerutil"
 	"log/slog"
 	"os"
 	"sync"
@@ -129,6 +130,9 @@ func Open(ctx context.Context, o Options) (*Store, error) {
 	bopts.IndexCacheSize = 8 << 20
 	bopts.ValueLogFileSize = 256 << 20
 	bopts.Compression = options.None // blocks are usually compressed already; hashing dominates
+	if err := badgerutil.RemoveEmptyMemtables(o.Dir); err != nil {
+		return nil, fmt.Errorf("content: %w", err)
+	}
 	d, err := badger.NewDatastore(o.Dir, &bopts)
 	if err != nil {
 		return nil, userError("CONTENT_STORE_OPEN", fmt.Sprintf("cannot open the content store in %s (is another node using it?)", o.Dir), fmt.Errorf("%w: %w", ErrStoreOpen, err))

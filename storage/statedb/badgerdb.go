@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"github.com/ciro-network/ciro-node/internal/badgerutil"
 	"log/slog"
 	"sync"
 	"sync/atomic"
@@ -84,6 +85,11 @@ var _ iavldb.DB = (*badgerDB)(nil)
 // openBadgerDB opens badger with opts and finishes any journaled batch that a
 // crash interrupted.
 func openBadgerDB(opts badger.Options) (*badgerDB, error) {
+	if !opts.InMemory {
+		if err := badgerutil.RemoveEmptyMemtables(opts.Dir); err != nil {
+			return nil, fmt.Errorf("statedb: %w", err)
+		}
+	}
 	db, err := badger.Open(opts)
 	if err != nil {
 		return nil, fmt.Errorf("statedb: open badger: %w", err)
