@@ -490,6 +490,10 @@ func (d *Devnet) reportJobs(ctx context.Context, cp *clientPeer, t *jobTracker, 
 			sum.JobsSettled++
 		case j.Status.Final():
 			sum.JobsFailed++
+			if sum.FailureReasons == nil {
+				sum.FailureReasons = map[string]int{}
+			}
+			sum.FailureReasons[j.Status.String()+": "+j.Reason]++
 		}
 		// Every unit of escrow is accounted for: paid to providers, refunded, or the fee.
 		locked := new(uint256.Int).Mul(j.Spec.MaxPrice, uint256.NewInt(uint64(j.Spec.Redundancy)))

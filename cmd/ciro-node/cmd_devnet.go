@@ -42,6 +42,9 @@ func newDevnetCmd() *cobra.Command {
 					for _, e := range sum.ProviderEarnings {
 						fmt.Fprintf(w, "[devnet] %-10s %-12s earned %s over %d jobs, %d failed\n", e.Moniker, e.Behaviour, e.Earned, e.Completed, e.Failed)
 					}
+					for reason, n := range sum.FailureReasons {
+						fmt.Fprintf(w, "[devnet] %d jobs %s\n", n, reason)
+					}
 					if sum.ProvidersCrashed > 0 {
 						fmt.Fprintf(w, "[devnet] provider0 was killed holding %d jobs; %d of them settled through re-auction\n", sum.JobsInFlightAtCrash, sum.JobsAfterCrashSet)
 					}
