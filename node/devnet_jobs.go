@@ -56,22 +56,24 @@ func ParseFaultyProviders(s string) (FaultyProviders, error) {
 
 // JobsSummary is the devnet's report on the jobs it ran.
 type JobsSummary struct {
-	JobsSubmitted       int           `json:"jobs_submitted"`
-	JobsSettled         int           `json:"jobs_settled"`
-	JobsFailed          int           `json:"jobs_failed"`
-	RefundsExact        bool          `json:"refunds_exact"`
-	SettleLatencyP50    int64         `json:"settle_latency_ms_p50"`
-	SettleLatencyP99    int64         `json:"settle_latency_ms_p99"`
-	AssignLatencyP50    int64         `json:"assign_latency_ms_p50"`
-	AssignLatencyP99    int64         `json:"assign_latency_ms_p99"`
-	Slashes             []SlashRecord `json:"slashes"`
-	Reauctions          int           `json:"reauctions"`
-	ProviderEarnings    []Earning     `json:"provider_earnings"`
-	ExecutorsSkipped    []string      `json:"executors_skipped,omitempty"`
-	ResultSample        string        `json:"result_sample,omitempty"`
-	ProvidersCrashed    int           `json:"providers_crashed,omitempty"`
-	JobsInFlightAtCrash int           `json:"jobs_in_flight_at_crash,omitempty"`
-	JobsAfterCrashSet   int           `json:"jobs_in_flight_at_crash_settled,omitempty"`
+	JobsSubmitted    int           `json:"jobs_submitted"`
+	JobsSettled      int           `json:"jobs_settled"`
+	JobsFailed       int           `json:"jobs_failed"`
+	RefundsExact     bool          `json:"refunds_exact"`
+	SettleLatencyP50 int64         `json:"settle_latency_ms_p50"`
+	SettleLatencyP99 int64         `json:"settle_latency_ms_p99"`
+	AssignLatencyP50 int64         `json:"assign_latency_ms_p50"`
+	AssignLatencyP99 int64         `json:"assign_latency_ms_p99"`
+	Slashes          []SlashRecord `json:"slashes"`
+	Reauctions       int           `json:"reauctions"`
+	// FailureReasons counts the reasons of jobs that ended without a result.
+	FailureReasons      map[string]int `json:"failure_reasons,omitempty"`
+	ProviderEarnings    []Earning      `json:"provider_earnings"`
+	ExecutorsSkipped    []string       `json:"executors_skipped,omitempty"`
+	ResultSample        string         `json:"result_sample,omitempty"`
+	ProvidersCrashed    int            `json:"providers_crashed,omitempty"`
+	JobsInFlightAtCrash int            `json:"jobs_in_flight_at_crash,omitempty"`
+	JobsAfterCrashSet   int            `json:"jobs_in_flight_at_crash_settled,omitempty"`
 }
 
 // SlashRecord is one slash the devnet saw.
