@@ -198,7 +198,7 @@ func (d *Devnet) configureRoles(o DevnetOptions) error {
 			p := i - o.Validators - o.FullNodes
 			cfg.Node.Moniker = fmt.Sprintf("provider%d", p)
 			cfg.Provider.Enabled = true
-			cfg.Provider.MaxConcurrentJobs = 8
+			cfg.Provider.MaxConcurrentJobs = 32 // a silent provider must not be able to hold every slot it has
 			cfg.Provider.Region = []string{"north-america", "europe", "asia-pacific"}[p%3]
 			switch {
 			case p < o.Faulty.Wrong:
