@@ -198,13 +198,19 @@ func (lp *LightPeer) Send(ctx context.Context, key *Key, msg contracts.Msg) (*co
 	}
 	tx := &contracts.Tx{ChainID: lp.ChainID(), Nonce: acc.Nonce, Fee: params.MinTxFee, Msg: msg}
 	tx.Sign(key.Private)
+	return lp.sendSigned(ctx, key.Address, tx)
+}
+
+// sendSigned submits a signed tx from sender on the tx topic and waits until sender's verified
+// nonce moves past it, publishing it again every few seconds meanwhile.
+func (lp *LightPeer) sendSigned(ctx context.Context, sender contracts.Address, tx *contracts.Tx) (*contracts.Account, int64, error) {
 	raw := tx.Encode()
 	for {
 		if _, err := lp.SubmitTx(ctx, raw); err != nil {
 			return nil, 0, err
 		}
 		wctx, cancel := context.WithTimeout(ctx, 3*time.Second)
-		after, height, err := lp.WaitNonce(wctx, key.Address, tx.Nonce+1)
+		after, height, err := lp.WaitNonce(wctx, sender, tx.Nonce+1)
 		cancel()
 		if err == nil {
 			return after, height, nil
@@ -554,13 +560,16 @@ func (lp *LightPeer) followHeaders(ctx context.Context, every time.Duration) {
 }
 
 // RunLight starts a light peer and blocks until ctx is cancelled, logging the verified chain
-// height as it goes, then stops it.
+// height as it goes and running the provider agent when [provider] is enabled, then stops it.
 func RunLight(ctx context.Context, opts LightOptions) error {
 	lp, err := NewLightPeer(opts)
 	if err != nil {
 		return err
 	}
 	lp.goTask(func(ctx context.Context) { lp.followHeaders(ctx, 5*time.Second) })
+	if err := lp.startAgents(); err != nil {
+		return errors.Join(err, lp.Stop())
+	}
 	<-ctx.Done()
 	return lp.Stop()
 }
