@@ -62,6 +62,9 @@ type LightPeer struct {
 	mu      sync.Mutex
 	lc      *light.Client
 	queries []*rpchttp.HTTP
+	// verifyMu serialises the light client's verification calls (Update is not documented
+	// as safe for concurrent use, and the provider agent reads from many goroutines).
+	verifyMu sync.Mutex
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -346,14 +349,14 @@ func (lp *LightPeer) LatestVerifiedHeader(ctx context.Context) (*cmttypes.Header
 	tick := time.NewTicker(200 * time.Millisecond)
 	defer tick.Stop()
 	for {
+		lp.verifyMu.Lock()
 		lb, err := lc.Update(ctx, time.Now())
+		if err == nil && lb == nil {
+			lb, err = lc.TrustedLightBlock(0)
+		}
+		lp.verifyMu.Unlock()
 		if err != nil {
 			return nil, fmt.Errorf("light client update: %w", err)
-		}
-		if lb == nil {
-			if lb, err = lc.TrustedLightBlock(0); err != nil {
-				return nil, fmt.Errorf("light client: %w", err)
-			}
 		}
 		if lb.Height >= 2 {
 			return lb.Header, nil
@@ -372,7 +375,9 @@ func (lp *LightPeer) VerifiedHeader(ctx context.Context, height int64) (*cmttype
 	if err != nil {
 		return nil, err
 	}
+	lp.verifyMu.Lock()
 	lb, err := lc.VerifyLightBlockAtHeight(ctx, height, time.Now())
+	lp.verifyMu.Unlock()
 	if err != nil {
 		return nil, fmt.Errorf("light client: header %d: %w", height, err)
 	}
