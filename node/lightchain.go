@@ -122,18 +122,12 @@ func (lc *LightChain) ProviderJobs(ctx context.Context, p contracts.Address) ([]
 			lc.lp.log.Warn("a job of the provider index does not verify; dropped", "job", pj.Job.ID, "err", err)
 			continue
 		}
-		if j == nil || pj.Slot < 0 || pj.Slot >= len(j.Assignments) || j.Assignments[pj.Slot].Provider != p || jobSettled(j) {
+		if j == nil || pj.Slot < 0 || pj.Slot >= len(j.Assignments) || j.Assignments[pj.Slot].Provider != p || j.Status.Final() {
 			continue
 		}
 		out = append(out, contracts.ProviderJob{Job: j, Slot: pj.Slot})
 	}
 	return out, nil
-}
-
-// jobSettled reports whether a job reached a final state.
-func jobSettled(j *contracts.Job) bool {
-	return j.Status == contracts.JobCompleted || j.Status == contracts.JobFailed || j.Status == contracts.JobCancelled ||
-		j.Status == contracts.JobExpired
 }
 
 // providerJobsHint asks the full peers in turn for their unproven provider-job index.
