@@ -271,6 +271,9 @@ func (d *Devnet) configureRoles(o DevnetOptions) error {
 				cfg.Node.Moniker += "-light"
 				cfg.Node.Mode = ModeLight
 				cfg.Light.RPC = append([]string(nil), validatorRPC...)
+				// Blocks come every few hundred milliseconds: a witness one block behind
+				// must not stall verification for the default 30 s (2 × drift + lag).
+				cfg.Light.MaxClockDrift, cfg.Light.MaxBlockLag = Duration{500 * time.Millisecond}, Duration{500 * time.Millisecond}
 				d.behaviours[cfg.Node.Moniker] = cfg.Provider.Behaviour + "-light"
 			} else {
 				d.behaviours[cfg.Node.Moniker] = cfg.Provider.Behaviour

@@ -129,8 +129,31 @@ func NewLightPeer(opts LightOptions) (*LightPeer, error) {
 		lp.Stop()
 		return nil, fmt.Errorf("light peer: content: %w", err)
 	}
+	lp.goTask(lp.keepJoined)
 	lp.log.Info("light peer started", "peer_id", host.ID(), "chain_id", gen.ChainID)
 	return lp, nil
+}
+
+// keepJoined dials the bootstrap peers again whenever the peer has no connection left: at
+// start-up they may not be listening yet, and a light peer with no peer cannot gossip txs.
+func (lp *LightPeer) keepJoined(ctx context.Context) {
+	tick := time.NewTicker(2 * time.Second)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		if lp.host.Status().Peers > 0 {
+			continue
+		}
+		if err := lp.host.Bootstrap(ctx); err != nil && ctx.Err() == nil {
+			lp.log.Debug("bootstrap peers not reached; retrying", "err", err)
+		} else if ctx.Err() == nil {
+			lp.log.Info("joined the mesh through the bootstrap peers")
+		}
+	}
 }
 
 // goTask runs f under the peer's context; Stop waits for it.
@@ -430,6 +453,8 @@ func (lp *LightPeer) client(ctx context.Context) (*light.Client, error) {
 		lightdb.New(dbm.NewMemDB(), "ciro-light"),
 		light.Logger(cometLogger{l: lp.log.With("module", "light")}),
 		light.MaxRetryAttempts(3),
+		light.MaxClockDrift(orDefault(lp.opts.Config.Light.MaxClockDrift.Duration, 10*time.Second)),
+		light.MaxBlockLag(orDefault(lp.opts.Config.Light.MaxBlockLag.Duration, 10*time.Second)),
 	)
 	if err != nil {
 		return nil, fmt.Errorf("light peer: light client: %w", err)
@@ -577,4 +602,12 @@ func RunLight(ctx context.Context, opts LightOptions) error {
 	}
 	<-ctx.Done()
 	return lp.Stop()
+}
+
+// orDefault is d, or def when d is zero (a config written before the key existed).
+func orDefault(d, def time.Duration) time.Duration {
+	if d == 0 {
+		return def
+	}
+	return d
 }
