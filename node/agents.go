@@ -2,7 +2,9 @@ package node
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"time"
@@ -16,16 +18,44 @@ import (
 	"github.com/ciro-network/ciro-node/compute/wasm"
 	"github.com/ciro-network/ciro-node/contracts"
 	"github.com/ciro-network/ciro-node/market"
+	"github.com/ciro-network/ciro-node/p2p"
 	"github.com/ciro-network/ciro-node/p2p/wire"
+	"github.com/ciro-network/ciro-node/storage/content"
 )
 
 // AgentsPath is where a home keeps the market agents' journal and scratch space.
 func AgentsPath(home string) string { return filepath.Join(home, "data", "agents") }
 
+// agentEnv is what the market agents need of the process they run in, a full node or a light
+// peer: its home, configuration, logger, content store and libp2p host.
+type agentEnv struct {
+	home    string
+	cfg     Config
+	log     *slog.Logger
+	content *content.Store
+	host    *p2p.Host
+	// onProvider, when set, receives the provider agent once it is built.
+	onProvider func(*market.Provider)
+}
+
+// providerChain is the chain view the provider agent runs on, with the read of the account's
+// own stake that bonding needs.
+type providerChain interface {
+	market.Chain
+	// stakeOf is the account's bonded tokens and roles; zero when it is not a staker.
+	stakeOf(ctx context.Context) (*uint256.Int, uint8, error)
+}
+
+// env is the node's agent environment.
+func (n *Node) env() *agentEnv {
+	return &agentEnv{home: n.opts.Home, cfg: n.opts.Config, log: n.log, content: n.content, host: n.host,
+		onProvider: func(p *market.Provider) { n.provider = p }}
+}
+
 // executors builds the executors this machine can offer: WASM and the model runtime always,
 // Docker when the engine answers.
-func (n *Node) executors(ctx context.Context) (map[compute.ExecutorKind]compute.Executor, error) {
-	scratch := filepath.Join(AgentsPath(n.opts.Home), "results")
+func (n *agentEnv) executors(ctx context.Context) (map[compute.ExecutorKind]compute.Executor, error) {
+	scratch := filepath.Join(AgentsPath(n.home), "results")
 	if err := os.MkdirAll(scratch, 0o700); err != nil {
 		return nil, err
 	}
@@ -54,7 +84,8 @@ func (n *Node) startAgents() error {
 	if err != nil {
 		return fmt.Errorf("the market agents sign with the node's account key: %w", err)
 	}
-	execs, err := n.executors(n.ctx)
+	env := n.env()
+	execs, err := env.executors(n.ctx)
 	if err != nil {
 		return err
 	}
@@ -62,7 +93,7 @@ func (n *Node) startAgents() error {
 	if cfg.Provider.Enabled {
 		chain := NewChainClient(rpc, key, "provider")
 		n.goTask(func(ctx context.Context) {
-			if err := n.runProvider(ctx, chain, execs); err != nil && ctx.Err() == nil {
+			if err := env.runProvider(ctx, chain, execs); err != nil && ctx.Err() == nil {
 				n.log.Error("provider agent stopped", "err", err)
 			}
 		})
@@ -90,9 +121,9 @@ func (n *Node) startAgents() error {
 
 // runProvider bonds the configured provider stake if the account has less, then runs the
 // provider agent until ctx ends.
-func (n *Node) runProvider(ctx context.Context, chain *ChainClient, execs map[compute.ExecutorKind]compute.Executor) error {
-	cfg := n.opts.Config.Provider
-	if err := WaitHeight(ctx, chain.c, 1); err != nil {
+func (n *agentEnv) runProvider(ctx context.Context, chain providerChain, execs map[compute.ExecutorKind]compute.Executor) error {
+	cfg := n.cfg.Provider
+	if err := waitChainHeight(ctx, chain, 1); err != nil {
 		return err
 	}
 	want, _ := contracts.ParseAmount(cfg.Stake)
@@ -121,8 +152,8 @@ func (n *Node) runProvider(ctx context.Context, chain *ChainClient, execs map[co
 		Region:            cfg.Region,
 		Capacity:          uint32(cfg.MaxConcurrentJobs),
 		Pricing:           &market.FloorPricing{Default: floor, GPUClass: gpuModel, GPUMultiplierBps: market.DefaultGPUMultiplierBps},
-		JournalPath:       filepath.Join(AgentsPath(n.opts.Home), "provider.journal"),
-		WorkDir:           filepath.Join(AgentsPath(n.opts.Home), "work"),
+		JournalPath:       filepath.Join(AgentsPath(n.home), "provider.journal"),
+		WorkDir:           filepath.Join(AgentsPath(n.home), "work"),
 		WithdrawThreshold: new(uint256.Int).Mul(floor, uint256.NewInt(20)),
 		Behaviour:         behaviour,
 		Logger:            n.log.With("module", "provider"),
@@ -130,33 +161,46 @@ func (n *Node) runProvider(ctx context.Context, chain *ChainClient, execs map[co
 	if err != nil {
 		return err
 	}
-	n.provider = p
+	if n.onProvider != nil {
+		n.onProvider(p)
+	}
 	n.advertise(chain.Address(), rep, gpuModel, p)
 	n.log.Info("provider agent running", "account", chain.Address(), "behaviour", behaviour, "capacity", cfg.MaxConcurrentJobs)
 	return p.Run(ctx)
 }
 
-func (n *Node) ensureProviderStake(ctx context.Context, chain *ChainClient, want *uint256.Int) error {
-	var st struct {
-		Tokens *uint256.Int `json:"tokens"`
-		Roles  uint8        `json:"roles"`
+// waitChainHeight polls chain until its height reaches h.
+func waitChainHeight(ctx context.Context, chain market.Chain, h int64) error {
+	tick := time.NewTicker(200 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		got, err := chain.Height(ctx)
+		if err == nil && got >= h {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("waiting for height %d: %w", h, errors.Join(ctx.Err(), err))
+		case <-tick.C:
+		}
 	}
-	err := chain.c.Query(ctx, StakerPathFor(chain.Address()), &st)
-	if err != nil && !IsCode(err, contracts.CodeNotFound) {
+}
+
+// ensureProviderStake bonds the difference when the account has less than want bonded or
+// lacks the provider role.
+func (n *agentEnv) ensureProviderStake(ctx context.Context, chain providerChain, want *uint256.Int) error {
+	have, roles, err := chain.stakeOf(ctx)
+	if err != nil {
 		return err
 	}
-	have := st.Tokens
-	if have == nil {
-		have = new(uint256.Int)
-	}
-	if have.Cmp(want) >= 0 && st.Roles&contracts.RoleProvider != 0 {
+	if have.Cmp(want) >= 0 && roles&contracts.RoleProvider != 0 {
 		return nil
 	}
 	amount := new(uint256.Int).Set(contracts.OneCIRO)
 	if want.Gt(have) {
 		amount.Sub(want, have)
 	}
-	_, err = chain.Send(ctx, &contracts.Stake{Amount: amount, Roles: contracts.RoleProvider, Moniker: n.opts.Config.Node.Moniker})
+	_, err = chain.Send(ctx, &contracts.Stake{Amount: amount, Roles: contracts.RoleProvider, Moniker: n.cfg.Node.Moniker})
 	if err == nil {
 		n.log.Info("bonded provider stake", "amount", contracts.FormatCIRO(amount))
 	}
@@ -173,8 +217,8 @@ func frameworksOf(names []string) []compute.Framework {
 
 // advertise publishes the provider's signed advert on the providers topic every advert
 // interval: hardware, frameworks, standing asks and region, for peers' provider tables.
-func (n *Node) advertise(account contracts.Address, rep hw.Report, gpuModel string, p *market.Provider) {
-	cfg := n.opts.Config.Provider
+func (n *agentEnv) advertise(account contracts.Address, rep hw.Report, gpuModel string, p *market.Provider) {
+	cfg := n.cfg.Provider
 	vram := uint64(0)
 	for i, d := range rep.Devices {
 		if i == 0 || d.MemoryBytes < vram {
@@ -199,4 +243,20 @@ func (n *Node) advertise(account contracts.Address, rep hw.Report, gpuModel stri
 			Region:     cfg.Region,
 		}
 	})
+}
+
+// stakeOf reads the account's staker record: bonded tokens and roles, zero when none.
+func (cc *ChainClient) stakeOf(ctx context.Context) (*uint256.Int, uint8, error) {
+	var st struct {
+		Tokens *uint256.Int `json:"tokens"`
+		Roles  uint8        `json:"roles"`
+	}
+	err := cc.c.Query(ctx, StakerPathFor(cc.Address()), &st)
+	if err != nil && !IsCode(err, contracts.CodeNotFound) {
+		return nil, 0, err
+	}
+	if st.Tokens == nil {
+		st.Tokens = new(uint256.Int)
+	}
+	return st.Tokens, st.Roles, nil
 }

@@ -46,6 +46,12 @@ type LightConfig struct {
 	// TrustPeriod is how long a verified header stays a basis for verifying newer ones. It must
 	// be well below the shortest unbonding period (one day with the default parameters).
 	TrustPeriod Duration `toml:"trust_period"`
+	// MaxClockDrift is how far into the future a header's time may be. The light client also
+	// waits 2 × max_clock_drift + max_block_lag for a witness that is behind the primary
+	// before it drops it, so a fast chain (a devnet) wants both small.
+	MaxClockDrift Duration `toml:"max_clock_drift"`
+	// MaxBlockLag is how long after its time a block may reach the light peer.
+	MaxBlockLag Duration `toml:"max_block_lag"`
 }
 
 // P2PConfig is the libp2p side of the node: DHT, GossipSub and bitswap.
@@ -186,7 +192,8 @@ func DefaultConfig() Config {
 			Frameworks: []string{"wasi", "ciro-onnx-int"}, Behaviour: "honest", CommissionBps: 1000},
 		Verifier: VerifierConfig{SampleBps: 1000},
 		API:      APIConfig{Listen: "127.0.0.1:8080"},
-		Light:    LightConfig{TrustPeriod: Duration{16 * time.Hour}},
+		Light: LightConfig{TrustPeriod: Duration{16 * time.Hour}, MaxClockDrift: Duration{10 * time.Second},
+			MaxBlockLag: Duration{10 * time.Second}},
 	}
 }
 
@@ -272,6 +279,9 @@ func (c LightConfig) Validate() error {
 	}
 	if c.TrustPeriod.Duration <= 0 {
 		return fmt.Errorf("trust_period must be positive")
+	}
+	if c.MaxClockDrift.Duration < 0 || c.MaxBlockLag.Duration < 0 {
+		return fmt.Errorf("max_clock_drift and max_block_lag must not be negative")
 	}
 	return nil
 }

@@ -21,8 +21,9 @@ type DevnetOptions struct {
 	Validators int
 	// FullNodes is the number of extra full-node processes, not validators at genesis.
 	FullNodes int
-	// Providers is the number of provider nodes (full nodes selling compute), of which Faulty
-	// misbehave. They come after the validators and the plain full nodes.
+	// Providers is the number of provider nodes (nodes selling compute), of which Faulty
+	// misbehave. They come after the validators and the plain full nodes. With two providers
+	// or more, the last one runs as a light peer (see LightProvider) unless it is faulty.
 	Providers int
 	Faulty    FaultyProviders
 	// Jobs is how many demo jobs to run; zero with Once runs the transfer demo only, zero
@@ -54,6 +55,7 @@ type DevnetSummary struct {
 	Dir               string   `json:"dir"`
 	Validators        int      `json:"validators"`
 	Providers         int      `json:"providers"`
+	LightProviders    int      `json:"light_providers"`
 	Blocks            int64    `json:"blocks"`
 	TxsCommitted      int      `json:"txs_committed"`
 	AppHashAgree      bool     `json:"app_hash_agree"`
@@ -63,10 +65,31 @@ type DevnetSummary struct {
 	JobsSummary
 }
 
+// LightProvider is the index among the providers of the one that runs as a light peer (the
+// last), or -1 when none does: with fewer than two providers, or when the last is faulty
+// (faulty providers are the first ones).
+func (o DevnetOptions) LightProvider() int {
+	p := o.Providers - 1
+	if o.Providers < 2 || p < o.Faulty.Wrong+o.Faulty.Silent {
+		return -1
+	}
+	return p
+}
+
+// lightNode is the node index of the light provider, or -1.
+func (o DevnetOptions) lightNode() int {
+	if p := o.LightProvider(); p >= 0 {
+		return o.Validators + o.FullNodes + p
+	}
+	return -1
+}
+
 // Devnet is a network of validator processes on this machine.
 type Devnet struct {
-	Dir     string
-	Procs   []*Process
+	Dir   string
+	Procs []*Process
+	// Clients are the full nodes' RPC clients, Clients[i] node i's. A light node has no RPC:
+	// it is the last node, so it has no client and the indexes of the others line up.
 	Clients []*Client
 	out     io.Writer
 	tmp     bool
@@ -124,6 +147,9 @@ func StartDevnet(ctx context.Context, o DevnetOptions) (*Devnet, error) {
 			return nil, err
 		}
 		d.Procs = append(d.Procs, p)
+		if i == o.lightNode() {
+			continue
+		}
 		c, err := ClientForHome(home)
 		if err != nil {
 			d.Stop()
@@ -140,7 +166,39 @@ func StartDevnet(ctx context.Context, o DevnetOptions) (*Devnet, error) {
 		}
 		d.logf("node%d is up (log: %s/node.log)", i, HomeOf(d.Dir, i))
 	}
+	if i := o.lightNode(); i >= 0 {
+		if err := d.waitLight(waitCtx, i); err != nil {
+			d.Stop()
+			return nil, err
+		}
+		d.logf("node%d (light provider) registered through the mesh (log: %s/node.log)", i, HomeOf(d.Dir, i))
+	}
 	return d, nil
+}
+
+// waitLight waits until light node i's provider record is on chain: it has no RPC to ask for
+// its height, and the record shows its light client, gossip relay and agent all work.
+func (d *Devnet) waitLight(ctx context.Context, i int) error {
+	key, err := LoadKey(d.Home(i), ValidatorKeyName)
+	if err != nil {
+		return err
+	}
+	tick := time.NewTicker(500 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		var p contracts.Provider
+		err := d.Clients[0].Query(ctx, "/provider/"+key.Address.String(), &p)
+		if err == nil {
+			return nil
+		}
+		select {
+		case <-d.Procs[i].Done():
+			return fmt.Errorf("node%d (light) exited during start-up; see %s/node.log", i, d.Home(i))
+		case <-ctx.Done():
+			return fmt.Errorf("node%d (light) did not register as a provider: %w; see %s/node.log", i, errors.Join(ctx.Err(), err), d.Home(i))
+		case <-tick.C:
+		}
+	}
 }
 
 func (d *Devnet) waitNode(ctx context.Context, i int, c *Client) error {
@@ -183,8 +241,10 @@ func (d *Devnet) cleanup() {
 }
 
 // configureRoles turns on the verifier on validators and the provider agent, honest or
-// faulty, on the provider nodes.
+// faulty, on the provider nodes, and makes the light provider a light peer that reads from the
+// validators' RPC.
 func (d *Devnet) configureRoles(o DevnetOptions) error {
+	var validatorRPC []string
 	for i := 0; i < o.Validators+o.FullNodes+o.Providers; i++ {
 		home := d.Home(i)
 		cfg, err := LoadConfig(home)
@@ -194,6 +254,7 @@ func (d *Devnet) configureRoles(o DevnetOptions) error {
 		switch {
 		case i < o.Validators:
 			cfg.Verifier.Enabled, cfg.Verifier.SampleBps = true, 10_000
+			validatorRPC = append(validatorRPC, cfg.Chain.RPCListen)
 		case i >= o.Validators+o.FullNodes:
 			p := i - o.Validators - o.FullNodes
 			cfg.Node.Moniker = fmt.Sprintf("provider%d", p)
@@ -206,7 +267,17 @@ func (d *Devnet) configureRoles(o DevnetOptions) error {
 			case p < o.Faulty.Wrong+o.Faulty.Silent:
 				cfg.Provider.Behaviour = "silent"
 			}
-			d.behaviours[cfg.Node.Moniker] = cfg.Provider.Behaviour
+			if p == o.LightProvider() {
+				cfg.Node.Moniker += "-light"
+				cfg.Node.Mode = ModeLight
+				cfg.Light.RPC = append([]string(nil), validatorRPC...)
+				// Blocks come every few hundred milliseconds: a witness one block behind
+				// must not stall verification for the default 30 s (2 × drift + lag).
+				cfg.Light.MaxClockDrift, cfg.Light.MaxBlockLag = Duration{500 * time.Millisecond}, Duration{500 * time.Millisecond}
+				d.behaviours[cfg.Node.Moniker] = cfg.Provider.Behaviour + "-light"
+			} else {
+				d.behaviours[cfg.Node.Moniker] = cfg.Provider.Behaviour
+			}
 		}
 		if o.Configure != nil {
 			if err := o.Configure(i, home, &cfg); err != nil {
@@ -285,6 +356,9 @@ func RunDevnet(ctx context.Context, o DevnetOptions) (*DevnetSummary, error) {
 	}
 	defer d.Stop()
 	sum := &DevnetSummary{Dir: d.Dir, Validators: o.Validators, Providers: o.Providers}
+	if o.LightProvider() >= 0 {
+		sum.LightProviders = 1
+	}
 	if o.Jobs == 0 && o.Once {
 		if err := d.demoTransfers(ctx, sum); err != nil {
 			sum.Errors = append(sum.Errors, err.Error())

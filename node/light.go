@@ -62,6 +62,9 @@ type LightPeer struct {
 	mu      sync.Mutex
 	lc      *light.Client
 	queries []*rpchttp.HTTP
+	// verifyMu serialises the light client's verification calls (Update is not documented
+	// as safe for concurrent use, and the provider agent reads from many goroutines).
+	verifyMu sync.Mutex
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -126,8 +129,31 @@ func NewLightPeer(opts LightOptions) (*LightPeer, error) {
 		lp.Stop()
 		return nil, fmt.Errorf("light peer: content: %w", err)
 	}
+	lp.goTask(lp.keepJoined)
 	lp.log.Info("light peer started", "peer_id", host.ID(), "chain_id", gen.ChainID)
 	return lp, nil
+}
+
+// keepJoined dials the bootstrap peers again whenever the peer has no connection left: at
+// start-up they may not be listening yet, and a light peer with no peer cannot gossip txs.
+func (lp *LightPeer) keepJoined(ctx context.Context) {
+	tick := time.NewTicker(2 * time.Second)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		if lp.host.Status().Peers > 0 {
+			continue
+		}
+		if err := lp.host.Bootstrap(ctx); err != nil && ctx.Err() == nil {
+			lp.log.Debug("bootstrap peers not reached; retrying", "err", err)
+		} else if ctx.Err() == nil {
+			lp.log.Info("joined the mesh through the bootstrap peers")
+		}
+	}
 }
 
 // goTask runs f under the peer's context; Stop waits for it.
@@ -198,13 +224,19 @@ func (lp *LightPeer) Send(ctx context.Context, key *Key, msg contracts.Msg) (*co
 	}
 	tx := &contracts.Tx{ChainID: lp.ChainID(), Nonce: acc.Nonce, Fee: params.MinTxFee, Msg: msg}
 	tx.Sign(key.Private)
+	return lp.sendSigned(ctx, key.Address, tx)
+}
+
+// sendSigned submits a signed tx from sender on the tx topic and waits until sender's verified
+// nonce moves past it, publishing it again every few seconds meanwhile.
+func (lp *LightPeer) sendSigned(ctx context.Context, sender contracts.Address, tx *contracts.Tx) (*contracts.Account, int64, error) {
 	raw := tx.Encode()
 	for {
 		if _, err := lp.SubmitTx(ctx, raw); err != nil {
 			return nil, 0, err
 		}
 		wctx, cancel := context.WithTimeout(ctx, 3*time.Second)
-		after, height, err := lp.WaitNonce(wctx, key.Address, tx.Nonce+1)
+		after, height, err := lp.WaitNonce(wctx, sender, tx.Nonce+1)
 		cancel()
 		if err == nil {
 			return after, height, nil
@@ -340,14 +372,14 @@ func (lp *LightPeer) LatestVerifiedHeader(ctx context.Context) (*cmttypes.Header
 	tick := time.NewTicker(200 * time.Millisecond)
 	defer tick.Stop()
 	for {
+		lp.verifyMu.Lock()
 		lb, err := lc.Update(ctx, time.Now())
+		if err == nil && lb == nil {
+			lb, err = lc.TrustedLightBlock(0)
+		}
+		lp.verifyMu.Unlock()
 		if err != nil {
 			return nil, fmt.Errorf("light client update: %w", err)
-		}
-		if lb == nil {
-			if lb, err = lc.TrustedLightBlock(0); err != nil {
-				return nil, fmt.Errorf("light client: %w", err)
-			}
 		}
 		if lb.Height >= 2 {
 			return lb.Header, nil
@@ -366,7 +398,9 @@ func (lp *LightPeer) VerifiedHeader(ctx context.Context, height int64) (*cmttype
 	if err != nil {
 		return nil, err
 	}
+	lp.verifyMu.Lock()
 	lb, err := lc.VerifyLightBlockAtHeight(ctx, height, time.Now())
+	lp.verifyMu.Unlock()
 	if err != nil {
 		return nil, fmt.Errorf("light client: header %d: %w", height, err)
 	}
@@ -419,6 +453,8 @@ func (lp *LightPeer) client(ctx context.Context) (*light.Client, error) {
 		lightdb.New(dbm.NewMemDB(), "ciro-light"),
 		light.Logger(cometLogger{l: lp.log.With("module", "light")}),
 		light.MaxRetryAttempts(3),
+		light.MaxClockDrift(orDefault(lp.opts.Config.Light.MaxClockDrift.Duration, 10*time.Second)),
+		light.MaxBlockLag(orDefault(lp.opts.Config.Light.MaxBlockLag.Duration, 10*time.Second)),
 	)
 	if err != nil {
 		return nil, fmt.Errorf("light peer: light client: %w", err)
@@ -554,13 +590,24 @@ func (lp *LightPeer) followHeaders(ctx context.Context, every time.Duration) {
 }
 
 // RunLight starts a light peer and blocks until ctx is cancelled, logging the verified chain
-// height as it goes, then stops it.
+// height as it goes and running the provider agent when [provider] is enabled, then stops it.
 func RunLight(ctx context.Context, opts LightOptions) error {
 	lp, err := NewLightPeer(opts)
 	if err != nil {
 		return err
 	}
 	lp.goTask(func(ctx context.Context) { lp.followHeaders(ctx, 5*time.Second) })
+	if err := lp.startAgents(); err != nil {
+		return errors.Join(err, lp.Stop())
+	}
 	<-ctx.Done()
 	return lp.Stop()
+}
+
+// orDefault is d, or def when d is zero (a config written before the key existed).
+func orDefault(d, def time.Duration) time.Duration {
+	if d == 0 {
+		return def
+	}
+	return d
 }
