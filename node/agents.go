@@ -228,7 +228,9 @@ func (n *agentEnv) advertise(account contracts.Address, rep hw.Report, gpuModel 
 	n.host.StartAdvertising(func() wire.ProviderAdvert {
 		var prices []wire.PriceHint
 		for _, a := range p.Asks() {
-			prices = append(prices, wire.PriceHint{JobType: a.Type.String(), PerHour: contracts.FormatCIRO(a.Price) + " per job"})
+			// Ciro prices by job (standing asks), so the hint carries the per-job ask in the
+			// smallest unit; the wire field's per-hour name predates the standing asks.
+			prices = append(prices, wire.PriceHint{JobType: a.Type.String(), PerHour: a.Price.Dec()})
 		}
 		return wire.ProviderAdvert{
 			Account:    account.String(),
