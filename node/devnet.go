@@ -32,6 +32,10 @@ type DevnetOptions struct {
 	// Trivial runs only small model-inference jobs with no verification: the workload the
 	// latency benchmarks measure.
 	Trivial bool
+	// WithLightProvider runs the last honest provider as a light peer. It is experimental: in
+	// devnet runs the light provider registers but often misses its assignments, so it is off
+	// by default.
+	WithLightProvider bool
 	// Rewards pays staking rewards every 50 blocks, as a real network would every epoch.
 	Rewards bool
 	// CrashProviderAfter, when positive, kills provider0 with SIGKILL once that many jobs are
@@ -66,11 +70,11 @@ type DevnetSummary struct {
 }
 
 // LightProvider is the index among the providers of the one that runs as a light peer (the
-// last), or -1 when none does: with fewer than two providers, or when the last is faulty
-// (faulty providers are the first ones).
+// last), or -1 when none does: unless WithLightProvider is set, with fewer than two
+// providers, or when the last is faulty (faulty providers are the first ones).
 func (o DevnetOptions) LightProvider() int {
 	p := o.Providers - 1
-	if o.Providers < 2 || p < o.Faulty.Wrong+o.Faulty.Silent {
+	if !o.WithLightProvider || o.Providers < 2 || p < o.Faulty.Wrong+o.Faulty.Silent {
 		return -1
 	}
 	return p
