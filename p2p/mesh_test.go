@@ -131,7 +131,14 @@ func runMesh(t *testing.T, n int) {
 		if err := light.PublishTx(ctx, []byte("tx-from-light"), po); err != nil {
 			t.Fatal(err)
 		}
-		eventually(t, 10*time.Second, "light tx in every full peer's sink", func() bool {
+		// A peer whose mesh was still forming (slow under -race) may miss the first message,
+		// so the light peer publishes again now and then, as a real client would on no outcome.
+		lastPublish := time.Now()
+		eventually(t, 30*time.Second, "light tx in every full peer's sink", func() bool {
+			if time.Since(lastPublish) > 2*time.Second {
+				lastPublish = time.Now()
+				_ = light.PublishTx(ctx, []byte("tx-from-light"), po)
+			}
 			for _, p := range peers {
 				if !p.sink.has("tx-from-light") {
 					return false
