@@ -43,7 +43,10 @@ func newMetrics() (*prometheus.Registry, *api.Metrics, error) {
 func (n *Node) collectMetrics(ctx context.Context) {
 	tick := time.NewTicker(2 * time.Second)
 	defer tick.Stop()
-	rpc := &Client{RPC: n.localRPC()}
+	var provider *ChainClient
+	if key, err := LoadKey(n.opts.Home, ValidatorKeyName); err == nil && n.opts.Config.Provider.Enabled {
+		provider = NewChainClient(&Client{RPC: n.localRPC()}, key, "metrics")
+	}
 	for {
 		select {
 		case <-ctx.Done():
@@ -58,8 +61,8 @@ func (n *Node) collectMetrics(ctx context.Context) {
 			n.metrics.SetPeers(api.NetworkLibp2p, st.Peers)
 			n.metrics.SetDHTSize(st.DHTRouting)
 		}
-		if key, err := LoadKey(n.opts.Home, ValidatorKeyName); err == nil && n.opts.Config.Provider.Enabled {
-			if p, err := NewChainClient(rpc, key, "metrics").Provider(ctx, key.Address); err == nil && p != nil {
+		if provider != nil {
+			if p, err := provider.Provider(ctx, provider.Address()); err == nil && p != nil {
 				n.metrics.SetProviderEarnings(p.Earnings)
 			}
 		}
