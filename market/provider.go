@@ -490,10 +490,12 @@ func (p *Provider) handle(ctx context.Context, id uint64, slot int) error {
 	if err != nil {
 		return fmt.Errorf("market: read job %d: %w", id, err)
 	}
-	if j == nil {
-		return p.record(id, slot, PhaseDone, "no such job")
+	// A chain view can lag the event that announced the assignment (a light peer reads at its
+	// last verified header): a job or slot it cannot see yet is retried, not given up.
+	if j == nil || slot >= len(j.Assignments) {
+		return fmt.Errorf("market: job %d slot %d is not visible in the chain view yet", id, slot)
 	}
-	if slot >= len(j.Assignments) || j.Assignments[slot].Provider != p.self {
+	if j.Assignments[slot].Provider != p.self {
 		return p.record(id, slot, PhaseDone, "not assigned to this provider")
 	}
 	a := j.Assignments[slot]
