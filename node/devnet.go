@@ -32,9 +32,8 @@ type DevnetOptions struct {
 	// Trivial runs only small model-inference jobs with no verification: the workload the
 	// latency benchmarks measure.
 	Trivial bool
-	// WithLightProvider runs the last honest provider as a light peer. It is experimental: in
-	// devnet runs the light provider registers but often misses its assignments, so it is off
-	// by default.
+	// WithLightProvider runs the last honest provider as a light peer (the devnet command does
+	// by default).
 	WithLightProvider bool
 	// Rewards pays staking rewards every 50 blocks, as a real network would every epoch.
 	Rewards bool

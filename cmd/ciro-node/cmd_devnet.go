@@ -72,7 +72,7 @@ func newDevnetCmd() *cobra.Command {
 	cmd.Flags().IntVar(&o.Jobs, "jobs", 0, "number of demo jobs; 0 streams jobs until Ctrl-C (with --once: run the transfer demo only)")
 	cmd.Flags().IntVar(&o.Providers, "providers", 3, "number of provider nodes")
 	cmd.Flags().StringVar(&faulty, "faulty-providers", "", "misbehaving providers among them: wrong=N,silent=M")
-	cmd.Flags().BoolVar(&o.WithLightProvider, "light-provider", false, "run the last honest provider as a light peer (experimental)")
+	cmd.Flags().BoolVar(&o.WithLightProvider, "light-provider", true, "run the last honest provider as a light peer (no CometBFT, verified reads)")
 	cmd.Flags().BoolVar(&o.Trivial, "trivial", false, "only small model-inference jobs with no verification (latency benchmarks)")
 	cmd.Flags().IntVar(&o.CrashProviderAfter, "crash-provider-after", 0, "kill provider0 with SIGKILL after this many jobs are submitted (failure drills)")
 	cmd.Flags().IntVar(&o.BasePort, "base-port", 26656, "CometBFT p2p port of node0")

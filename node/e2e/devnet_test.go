@@ -80,6 +80,20 @@ func TestDevnetFromCleanClone(t *testing.T) {
 	if sum.ResultSample == "" {
 		t.Errorf("no result was fetched back by CID")
 	}
+	// The last of the three providers is a light peer: no CometBFT, verified reads, txs over
+	// the gossip relay. It must have done real work.
+	if sum.LightProviders != 1 {
+		t.Errorf("light_providers = %d, want 1", sum.LightProviders)
+	}
+	var light *node.Earning
+	for i := range sum.ProviderEarnings {
+		if strings.Contains(sum.ProviderEarnings[i].Behaviour, "light") {
+			light = &sum.ProviderEarnings[i]
+		}
+	}
+	if light == nil || light.Completed == 0 || light.Failed != 0 {
+		t.Errorf("the light provider did not deliver cleanly: %+v", light)
+	}
 }
 
 // TestDevnetFaultyProviders runs 60 jobs under redundant(3) and sampled verification with four
