@@ -391,6 +391,8 @@ func (d *Devnet) runJobs(ctx context.Context, o DevnetOptions, sum *DevnetSummar
 	}()
 
 	var crashed []uint64 // jobs provider0 held when it was killed
+	startedAt := time.Now()
+	monikers := map[contracts.Address]string{}
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
 	submitDone := make(chan struct{})
@@ -408,6 +410,9 @@ func (d *Devnet) runJobs(ctx context.Context, o DevnetOptions, sum *DevnetSummar
 		}
 		h, _ := d.Clients[0].Height(ctx)
 		d.logf("height %d | jobs submitted %d, assigned %d, settled %d, failed %d", h, s, a, done, failed)
+		if tick := int(time.Since(startedAt) / time.Second); tick%5 == 0 {
+			d.logf("earnings |%s", d.earningsLine(ctx, monikers))
+		}
 		select {
 		case <-submitDone:
 			if done+failed >= s {
@@ -630,4 +635,23 @@ func (d *Devnet) crashProvider(ctx context.Context, o DevnetOptions) []uint64 {
 	}
 	d.logf("killed provider0 (SIGKILL) holding %d unsettled jobs: %v", len(ids), ids)
 	return ids
+}
+
+// earningsLine renders each provider's on-chain earnings and completed jobs, for the progress
+// display; monikers caches the stakers' names.
+func (d *Devnet) earningsLine(ctx context.Context, monikers map[contracts.Address]string) string {
+	var providers []*contracts.Provider
+	if err := d.Clients[0].Query(ctx, "/providers", &providers); err != nil {
+		return " (unavailable)"
+	}
+	var b strings.Builder
+	for _, p := range providers {
+		name, ok := monikers[p.Address]
+		if !ok {
+			name = d.stakerMoniker(ctx, p.Address)
+			monikers[p.Address] = name
+		}
+		fmt.Fprintf(&b, " %s %s (%d jobs)", name, contracts.FormatCIRO(p.Earnings), p.Completed)
+	}
+	return b.String()
 }
