@@ -31,9 +31,10 @@ type Options struct {
 	// CheckInvariants checks the supply invariant after every block and fails the block if it
 	// breaks. It reads all state: on for tests and devnets, off in production.
 	CheckInvariants bool
-	// OnBlock, if set, is called after each Commit with the height and app hash. The node uses
+	// OnBlock, if set, is called after each Commit with the height, the app hash and the result
+	// code of each of the block's transactions. The node uses
 	// it for metrics and events; it must not call back into the App.
-	OnBlock func(height int64, appHash []byte, txs int)
+	OnBlock func(height int64, appHash []byte, txCodes []uint32)
 }
 
 // App is the Ciro ABCI 2.0 application. CometBFT calls it from several connections; a mutex
@@ -56,7 +57,7 @@ type App struct {
 
 	// pending is the block FinalizeBlock executed and Commit has not yet saved.
 	pendingHeight int64
-	pendingTxs    int
+	pendingCodes  []uint32
 }
 
 // NewApp returns an application over opts.Store, resuming from its last committed version.
@@ -274,7 +275,11 @@ func (a *App) FinalizeBlock(_ context.Context, req *abci.FinalizeBlockRequest) (
 		}
 	}
 	resp.AppHash = a.store.WorkingHash()
-	a.pendingHeight, a.pendingTxs = req.Height, len(req.Txs)
+	a.pendingHeight = req.Height
+	a.pendingCodes = make([]uint32, len(resp.TxResults))
+	for i, r := range resp.TxResults {
+		a.pendingCodes[i] = r.Code
+	}
 	return resp, nil
 }
 
@@ -314,11 +319,11 @@ func (a *App) Commit(context.Context, *abci.CommitRequest) (*abci.CommitResponse
 		return nil, fmt.Errorf("consensus: committed version %d for block %d", version, a.pendingHeight)
 	}
 	a.resetCheckState()
-	a.log.Debug("committed", "height", version, "app_hash", hex.EncodeToString(hash), "txs", a.pendingTxs)
+	a.log.Debug("committed", "height", version, "app_hash", hex.EncodeToString(hash), "txs", len(a.pendingCodes))
 	if a.opts.OnBlock != nil {
-		a.opts.OnBlock(version, hash, a.pendingTxs)
+		a.opts.OnBlock(version, hash, a.pendingCodes)
 	}
-	a.pendingHeight, a.pendingTxs = 0, 0
+	a.pendingHeight, a.pendingCodes = 0, nil
 	return &abci.CommitResponse{}, nil
 }
 

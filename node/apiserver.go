@@ -28,6 +28,7 @@ func (n *Node) startAPI() error {
 		}
 	})
 	n.goTask(n.collectMetrics)
+	n.goTask(n.watchChainMetrics)
 	n.log.Info("HTTP API listening", "addr", n.opts.Config.API.Listen, "token_file", APITokenPath(n.opts.Home))
 	return nil
 }

@@ -18,6 +18,7 @@ import (
 	rpclocal "github.com/cometbft/cometbft/rpc/client/local"
 
 	"github.com/ciro-network/ciro-node/consensus"
+	"github.com/ciro-network/ciro-node/contracts"
 	"github.com/ciro-network/ciro-node/market"
 	"github.com/ciro-network/ciro-node/node/api"
 	"github.com/ciro-network/ciro-node/p2p"
@@ -133,7 +134,12 @@ func New(opts Options) (*Node, error) {
 		Store:           store,
 		Logger:          opts.Logger.With("module", "app"),
 		CheckInvariants: opts.Config.Chain.CheckInvariants,
-		OnBlock:         func(height int64, _ []byte, _ int) { n.metrics.BlockCommitted(height) },
+		OnBlock: func(height int64, _ []byte, codes []uint32) {
+			n.metrics.BlockCommitted(height)
+			for _, c := range codes {
+				n.metrics.TxDelivered(contracts.Code(c))
+			}
+		},
 	})
 	if err != nil {
 		store.Close()
