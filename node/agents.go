@@ -18,6 +18,7 @@ import (
 	"github.com/ciro-network/ciro-node/compute/wasm"
 	"github.com/ciro-network/ciro-node/contracts"
 	"github.com/ciro-network/ciro-node/market"
+	"github.com/ciro-network/ciro-node/node/api"
 	"github.com/ciro-network/ciro-node/p2p"
 	"github.com/ciro-network/ciro-node/p2p/wire"
 	"github.com/ciro-network/ciro-node/storage/content"
@@ -34,6 +35,8 @@ type agentEnv struct {
 	log     *slog.Logger
 	content *content.Store
 	host    *p2p.Host
+	// metrics receives executor timings; nil (a light peer) records nothing.
+	metrics *api.Metrics
 	// onProvider, when set, receives the provider agent once it is built.
 	onProvider func(*market.Provider)
 }
@@ -48,7 +51,7 @@ type providerChain interface {
 
 // env is the node's agent environment.
 func (n *Node) env() *agentEnv {
-	return &agentEnv{home: n.opts.Home, cfg: n.opts.Config, log: n.log, content: n.content, host: n.host,
+	return &agentEnv{home: n.opts.Home, cfg: n.opts.Config, log: n.log, content: n.content, host: n.host, metrics: n.metrics,
 		onProvider: func(p *market.Provider) { n.provider = p }}
 }
 
@@ -60,13 +63,13 @@ func (n *agentEnv) executors(ctx context.Context) (map[compute.ExecutorKind]comp
 		return nil, err
 	}
 	ex := map[compute.ExecutorKind]compute.Executor{
-		compute.ExecWASM:  wasm.New(wasm.Options{Logger: n.log.With("module", "wasm"), ResultRoot: scratch}),
-		compute.ExecModel: model.NewExecutor(model.Options{Logger: n.log.With("module", "model"), ResultRoot: scratch}),
+		compute.ExecWASM:  n.metered(compute.ExecWASM, wasm.New(wasm.Options{Logger: n.log.With("module", "wasm"), ResultRoot: scratch})),
+		compute.ExecModel: n.metered(compute.ExecModel, model.NewExecutor(model.Options{Logger: n.log.With("module", "model"), ResultRoot: scratch})),
 	}
 	pingCtx, cancel := context.WithTimeout(ctx, 3*time.Second)
 	defer cancel()
 	if d, err := docker.New(pingCtx, docker.Options{Logger: n.log.With("module", "docker"), ResultRoot: scratch}); err == nil {
-		ex[compute.ExecDocker] = d
+		ex[compute.ExecDocker] = n.metered(compute.ExecDocker, d)
 	} else {
 		n.log.Info("docker executor off", "reason", err)
 	}
@@ -261,4 +264,26 @@ func (cc *ChainClient) stakeOf(ctx context.Context) (*uint256.Int, uint8, error)
 		st.Tokens = new(uint256.Int)
 	}
 	return st.Tokens, st.Roles, nil
+}
+
+// meteredExecutor times every run of an executor into the node's metrics.
+type meteredExecutor struct {
+	compute.Executor
+	kind    compute.ExecutorKind
+	metrics *api.Metrics
+}
+
+func (n *agentEnv) metered(kind compute.ExecutorKind, e compute.Executor) compute.Executor {
+	return meteredExecutor{Executor: e, kind: kind, metrics: n.metrics}
+}
+
+func (m meteredExecutor) Run(ctx context.Context, job compute.Job, in compute.Inputs) (compute.Result, error) {
+	start := time.Now()
+	res, err := m.Executor.Run(ctx, job, in)
+	outcome := string(res.Status)
+	if outcome == "" {
+		outcome = string(compute.StatusOf(err))
+	}
+	m.metrics.ObserveExecution(string(m.kind), outcome, time.Since(start))
+	return res, err
 }

@@ -48,6 +48,8 @@ func (n *Node) collectMetrics(ctx context.Context) {
 	if key, err := LoadKey(n.opts.Home, ValidatorKeyName); err == nil && n.opts.Config.Provider.Enabled {
 		provider = NewChainClient(&Client{RPC: n.localRPC()}, key, "metrics")
 	}
+	var sentSoFar, receivedSoFar int64
+	ticks := 0
 	for {
 		select {
 		case <-ctx.Done():
@@ -61,6 +63,15 @@ func (n *Node) collectMetrics(ctx context.Context) {
 			st := n.host.Status()
 			n.metrics.SetPeers(api.NetworkLibp2p, st.Peers)
 			n.metrics.SetDHTSize(st.DHTRouting)
+		}
+		ticks++
+		if n.content != nil && ticks%5 == 0 {
+			// Stat walks the blockstore, so bitswap's counters are read every ten seconds or so.
+			if st, err := n.content.Stat(ctx); err == nil {
+				n.metrics.BitswapSent(int64(st.DataSent) - sentSoFar)
+				n.metrics.BitswapReceived(int64(st.DataReceived) - receivedSoFar)
+				sentSoFar, receivedSoFar = int64(st.DataSent), int64(st.DataReceived)
+			}
 		}
 		if provider != nil {
 			if p, err := provider.Provider(ctx, provider.Address()); err == nil && p != nil {

@@ -43,6 +43,7 @@ func (n *Node) startMesh(ctx context.Context) error {
 		EnableMDNS:   cfg.P2P.MDNS,
 		Logger:       n.log.With("module", "p2p"),
 		TxCheck:      checkGossipedTx,
+		OnValidated:  n.metrics.GossipMessage,
 		TxSink: func(ctx context.Context, tx []byte) error {
 			res, err := local.BroadcastTxSync(ctx, tx)
 			if err != nil {

@@ -178,7 +178,10 @@ func (n *Host) subscribe(topic string, handle func(ctx context.Context, from pee
 // replayed ones. Reject lowers the forwarding peer's score; Ignore does not.
 func (n *Host) validator(topic string) pubsub.ValidatorEx {
 	spec := topicSpec[topic]
-	return func(ctx context.Context, from peer.ID, m *pubsub.Message) pubsub.ValidationResult {
+	return func(ctx context.Context, from peer.ID, m *pubsub.Message) (res pubsub.ValidationResult) {
+		if n.opts.OnValidated != nil {
+			defer func() { n.opts.OnValidated(topic, validationName(res)) }()
+		}
 		e, err := wire.Open(m.Data, spec.limit)
 		if err != nil {
 			n.log.Debug("gossip rejected", "topic", topic, "from", from, "err", err)
@@ -193,7 +196,6 @@ func (n *Host) validator(topic string) pubsub.ValidatorEx {
 		if now.Sub(e.Time) > n.opts.MaxMessageAge || e.Time.Sub(now) > maxClockSkew {
 			return pubsub.ValidationIgnore
 		}
-		var res pubsub.ValidationResult
 		switch topic {
 		case TopicTx:
 			res = n.validateTx(e)
@@ -362,4 +364,15 @@ func (n *Host) TopicPeers(topic string) []peer.ID {
 		return nil
 	}
 	return t.ListPeers()
+}
+
+// validationName is the metric label of a validation result.
+func validationName(r pubsub.ValidationResult) string {
+	switch r {
+	case pubsub.ValidationAccept:
+		return "accept"
+	case pubsub.ValidationIgnore:
+		return "ignore"
+	}
+	return "reject"
 }

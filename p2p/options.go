@@ -92,6 +92,9 @@ type Options struct {
 	// AdvertCheck and OrderCheck add admission checks to the providers and orders topics.
 	AdvertCheck AdvertCheck
 	OrderCheck  OrderCheck
+	// OnValidated, if set, is told the topic and result ("accept", "reject" or "ignore") of
+	// every gossip message validated, for metrics. It must not block.
+	OnValidated func(topic, result string)
 	// OnOrder receives every valid order announcement, from the host's subscription goroutine.
 	// It must not block.
 	OnOrder func(from peer.ID, o *wire.OrderAnnounce)
