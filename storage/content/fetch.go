@@ -87,6 +87,10 @@ func (s *Store) fetch(ctx context.Context, root cid.Cid, progress func(done, tot
 				}
 			}()
 		}
+		if len(wanted) == 0 {
+			// The frontier held only blocks known locally (the empty leaf): nothing to wait for.
+			continue
+		}
 		select {
 		case <-ctx.Done():
 			return fmt.Errorf("content: fetch %s: %w", root, ctx.Err())
