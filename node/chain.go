@@ -9,6 +9,7 @@ import (
 	"time"
 
 	abci "github.com/cometbft/cometbft/abci/types"
+	rpcclient "github.com/cometbft/cometbft/rpc/client"
 	ctypes "github.com/cometbft/cometbft/rpc/core/types"
 	cmttypes "github.com/cometbft/cometbft/types"
 
@@ -154,19 +155,30 @@ func (cc *ChainClient) Events(ctx context.Context) (<-chan market.Event, error) 
 		}
 	}
 	sub := fmt.Sprintf("%s-%d", cc.subscriber, time.Now().UnixNano())
-	blocks, err := cc.c.RPC.Subscribe(ctx, sub, cmttypes.QueryForEvent(cmttypes.EventNewBlockEvents).String(), 1000)
+	return subscribeEvents(ctx, cc.c.RPC, sub, func() {
+		_ = cc.c.RPC.UnsubscribeAll(context.Background(), sub) // best effort on the way out
+	})
+}
+
+// subscribeEvents subscribes sub to block and tx events on rpc and merges them into one
+// channel. The channel's goroutine is owned by the subscription: it ends when ctx ends or the
+// node drops either subscription, closes the channel and calls stop. stop is also called when
+// subscribing fails.
+func subscribeEvents(ctx context.Context, rpc rpcclient.EventsClient, sub string, stop func()) (<-chan market.Event, error) {
+	blocks, err := rpc.Subscribe(ctx, sub, cmttypes.QueryForEvent(cmttypes.EventNewBlockEvents).String(), 1000)
 	if err != nil {
+		stop()
 		return nil, fmt.Errorf("subscribe to block events: %w", err)
 	}
-	txs, err := cc.c.RPC.Subscribe(ctx, sub, cmttypes.QueryForEvent(cmttypes.EventTx).String(), 1000)
+	txs, err := rpc.Subscribe(ctx, sub, cmttypes.QueryForEvent(cmttypes.EventTx).String(), 1000)
 	if err != nil {
-		_ = cc.c.RPC.UnsubscribeAll(context.Background(), sub)
+		stop()
 		return nil, fmt.Errorf("subscribe to tx events: %w", err)
 	}
 	out := make(chan market.Event, 256)
 	go func() {
 		defer close(out)
-		defer cc.c.RPC.UnsubscribeAll(context.Background(), sub) //nolint:errcheck // best effort on the way out
+		defer stop()
 		for {
 			var evs []market.Event
 			select {

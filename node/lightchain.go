@@ -9,7 +9,6 @@ import (
 	"time"
 
 	rpchttp "github.com/cometbft/cometbft/rpc/client/http"
-	cmttypes "github.com/cometbft/cometbft/types"
 	"github.com/holiman/uint256"
 
 	"github.com/ciro-network/ciro-node/consensus"
@@ -221,48 +220,11 @@ func (lc *LightChain) Events(ctx context.Context) (<-chan market.Event, error) {
 		_ = ws.UnsubscribeAll(context.Background(), sub)
 		_ = ws.Stop()
 	}
-	blocks, err := ws.Subscribe(ctx, sub, cmttypes.QueryForEvent(cmttypes.EventNewBlockEvents).String(), 1000)
+	events, err := subscribeEvents(ctx, ws, sub, stop)
 	if err != nil {
-		stop()
-		return nil, fmt.Errorf("light chain: subscribe to block events on %s: %w", addr, err)
+		return nil, fmt.Errorf("light chain: events on %s: %w", addr, err)
 	}
-	txs, err := ws.Subscribe(ctx, sub, cmttypes.QueryForEvent(cmttypes.EventTx).String(), 1000)
-	if err != nil {
-		stop()
-		return nil, fmt.Errorf("light chain: subscribe to tx events on %s: %w", addr, err)
-	}
-	out := make(chan market.Event, 256)
-	// The goroutine is owned by the subscription: it ends, stopping the websocket client,
-	// when ctx ends or the full peer drops the subscription.
-	go func() {
-		defer close(out)
-		defer stop()
-		for {
-			var evs []market.Event
-			select {
-			case <-ctx.Done():
-				return
-			case e, ok := <-blocks:
-				if !ok {
-					return
-				}
-				evs = fromResultEvent(e)
-			case e, ok := <-txs:
-				if !ok {
-					return
-				}
-				evs = fromResultEvent(e)
-			}
-			for _, ev := range evs {
-				select {
-				case out <- ev:
-				case <-ctx.Done():
-					return
-				}
-			}
-		}
-	}()
-	return out, nil
+	return events, nil
 }
 
 // queryClients are the full peers' RPC clients the verified reads use, starting the light
