@@ -27,15 +27,23 @@ func TestAgreement(t *testing.T) {
 
 	// One sender per node, so each sender's nonces reach its node in order.
 	senders := make([]*node.Key, 4)
+	var funded int64
 	for i := range senders {
 		k, err := node.AddKey(d.Home(0), fmt.Sprintf("sender%d", i))
 		if err != nil {
 			t.Fatal(err)
 		}
 		senders[i] = k
-		if _, err := d.Clients[0].Send(ctx, faucet, &contracts.Transfer{To: k.Address, Amount: contracts.CIRO(100)}); err != nil {
+		res, err := d.Clients[0].Send(ctx, faucet, &contracts.Transfer{To: k.Address, Amount: contracts.CIRO(100)})
+		if err != nil {
 			t.Fatalf("fund sender%d: %v", i, err)
 		}
+		funded = max(funded, res.Height)
+	}
+	// Each sender broadcasts through its own node, whose mempool checks against that node's
+	// committed state: a node one block behind node0 would still see the sender unfunded.
+	for _, c := range d.Clients {
+		waitHeight(ctx, t, c, funded)
 	}
 	recipient, err := node.AddKey(d.Home(0), "recipient")
 	if err != nil {
