@@ -486,14 +486,9 @@ var errCrashed = errors.New("market: simulated crash")
 
 // handle takes one assignment from wherever the journal left it to a committed result.
 func (p *Provider) handle(ctx context.Context, id uint64, slot int) error {
-	j, err := p.o.Chain.Job(ctx, id)
+	j, err := p.readAssignment(ctx, id, slot)
 	if err != nil {
-		return fmt.Errorf("market: read job %d: %w", id, err)
-	}
-	// A chain view can lag the event that announced the assignment (a light peer reads at its
-	// last verified header): a job or slot it cannot see yet is retried, not given up.
-	if j == nil || slot >= len(j.Assignments) {
-		return fmt.Errorf("market: job %d slot %d is not visible in the chain view yet", id, slot)
+		return err
 	}
 	if j.Assignments[slot].Provider != p.self {
 		return p.record(id, slot, PhaseDone, "not assigned to this provider")
@@ -550,6 +545,36 @@ func (p *Provider) handle(ctx context.Context, id uint64, slot int) error {
 	p.maybeWithdraw(ctx)
 	return nil
 }
+
+// readAssignment reads job id once it shows slot. A chain view can lag the event that
+// announced the assignment by a block (a light peer reads at its last verified header, which
+// carries the state of the block before it), so a job or slot it cannot see yet is read again
+// every viewLagPoll for up to viewLagLimit; after that the catch-up poll retries it.
+func (p *Provider) readAssignment(ctx context.Context, id uint64, slot int) (*contracts.Job, error) {
+	deadline := time.Now().Add(viewLagLimit)
+	for {
+		j, err := p.o.Chain.Job(ctx, id)
+		if err != nil {
+			return nil, fmt.Errorf("market: read job %d: %w", id, err)
+		}
+		if j != nil && slot < len(j.Assignments) {
+			return j, nil
+		}
+		if time.Now().After(deadline) {
+			return nil, fmt.Errorf("market: job %d slot %d is not visible in the chain view yet", id, slot)
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(viewLagPoll):
+		}
+	}
+}
+
+const (
+	viewLagPoll  = 200 * time.Millisecond
+	viewLagLimit = 10 * time.Second
+)
 
 // execute runs the job under the capacity limit and returns the CID to submit and the full
 // result's CID. It gives up on a job after maxRunAttempts failures.

@@ -4,7 +4,9 @@ import (
 	"context"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/holiman/uint256"
 
@@ -110,5 +112,46 @@ func TestSilentProviderIsSlashedAndJobReauctioned(t *testing.T) {
 	}
 	if !n.staker("silent").Tokens.Lt(before) {
 		t.Fatal("the silent provider was not slashed")
+	}
+}
+
+// laggingView hides each job from the first hide reads, as a light peer's view does for the
+// block between an assignment's event and the next verified header.
+type laggingView struct {
+	*fakeView
+	hide  int
+	mu    sync.Mutex
+	reads map[uint64]int
+}
+
+func (v *laggingView) Job(ctx context.Context, id uint64) (*contracts.Job, error) {
+	v.mu.Lock()
+	v.reads[id]++
+	n := v.reads[id]
+	v.mu.Unlock()
+	if n <= v.hide {
+		return nil, nil
+	}
+	return v.fakeView.Job(ctx, id)
+}
+
+// TestProviderWaitsOutALaggingView: an assignment the provider's view cannot show yet is read
+// again shortly, not left to the catch-up poll (an hour here).
+func TestProviderWaitsOutALaggingView(t *testing.T) {
+	n := newNet(t, []string{"p1"}, []string{"alice"}, []string{"v1"})
+	view := &laggingView{fakeView: n.chain.view("p1"), hide: 3, reads: map[uint64]int{}}
+	o := n.providerOpts("p1", Honest, 2)
+	o.Chain, o.PollInterval = view, time.Hour
+	n.startProvider(o)
+	eventually(t, "registration", func() bool { return n.providerRec("p1") != nil })
+	c := n.client("alice")
+	id := n.submit(c, wasmJob(t, contracts.VerifyNone, 5))
+	if j := n.waitJob(c, id); j.Status != contracts.JobCompleted {
+		t.Fatalf("job %s, want completed", fingerprint(j))
+	}
+	view.mu.Lock()
+	defer view.mu.Unlock()
+	if view.reads[id] <= view.hide {
+		t.Fatalf("the provider read job %d %d times; the view hid it for %d", id, view.reads[id], view.hide)
 	}
 }

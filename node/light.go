@@ -228,14 +228,18 @@ func (lp *LightPeer) Send(ctx context.Context, key *Key, msg contracts.Msg) (*co
 }
 
 // sendSigned submits a signed tx from sender on the tx topic and waits until sender's verified
-// nonce moves past it, publishing it again every few seconds meanwhile.
+// nonce moves past it, publishing it again every few seconds meanwhile: a full peer may have
+// dropped it, or refused it for arriving before a tx with a lower nonce. It gives up with
+// ErrTxStalled when the sender's verified nonce has not moved for txStallLimit, the sign of a
+// tx that will never commit (a lower nonce that was never sent, or funds too low for the fee).
 func (lp *LightPeer) sendSigned(ctx context.Context, sender contracts.Address, tx *contracts.Tx) (*contracts.Account, int64, error) {
 	raw := tx.Encode()
+	lastNonce, lastMove := uint64(0), time.Now()
 	for {
 		if _, err := lp.SubmitTx(ctx, raw); err != nil {
 			return nil, 0, err
 		}
-		wctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+		wctx, cancel := context.WithTimeout(ctx, txRepublishInterval)
 		after, height, err := lp.WaitNonce(wctx, sender, tx.Nonce+1)
 		cancel()
 		if err == nil {
@@ -244,9 +248,27 @@ func (lp *LightPeer) sendSigned(ctx context.Context, sender contracts.Address, t
 		if ctx.Err() != nil || errors.Is(err, ErrUnverified) {
 			return nil, 0, fmt.Errorf("light peer: tx with nonce %d not committed: %w", tx.Nonce, errors.Join(err, ctx.Err()))
 		}
+		if acc, _, err := lp.VerifiedAccount(ctx, sender); err == nil && acc.Nonce != lastNonce {
+			lastNonce, lastMove = acc.Nonce, time.Now()
+		}
+		if time.Since(lastMove) > txStallLimit {
+			return nil, 0, fmt.Errorf("%w: nonce %d of %s, the account's verified nonce stayed at %d for %s",
+				ErrTxStalled, tx.Nonce, sender, lastNonce, txStallLimit)
+		}
 		lp.log.Debug("republishing tx", "nonce", tx.Nonce, "err", err)
 	}
 }
+
+// ErrTxStalled is returned by a light peer's send whose tx made no progress towards commit.
+var ErrTxStalled = errors.New("light peer: the transaction is not being committed; check the account's balance and pending transactions, then send it again")
+
+const (
+	// txRepublishInterval is how long a light peer waits for a tx's commit before publishing it
+	// again.
+	txRepublishInterval = 3 * time.Second
+	// txStallLimit is how long the sender's nonce may stand still before a send gives up.
+	txStallLimit = time.Minute
+)
 
 // WaitNonce polls verified reads until addr's nonce is at least nonce (every tx below it
 // committed) and returns the account and the height it was read at.
@@ -373,7 +395,9 @@ func (lp *LightPeer) LatestVerifiedHeader(ctx context.Context) (*cmttypes.Header
 	defer tick.Stop()
 	for {
 		lp.verifyMu.Lock()
-		lb, err := lc.Update(ctx, time.Now())
+		cctx, cancel := lp.lightCallCtx()
+		lb, err := lc.Update(cctx, time.Now())
+		cancel()
 		if err == nil && lb == nil {
 			lb, err = lc.TrustedLightBlock(0)
 		}
@@ -399,13 +423,27 @@ func (lp *LightPeer) VerifiedHeader(ctx context.Context, height int64) (*cmttype
 		return nil, err
 	}
 	lp.verifyMu.Lock()
-	lb, err := lc.VerifyLightBlockAtHeight(ctx, height, time.Now())
+	cctx, cancel := lp.lightCallCtx()
+	lb, err := lc.VerifyLightBlockAtHeight(cctx, height, time.Now())
+	cancel()
 	lp.verifyMu.Unlock()
 	if err != nil {
 		return nil, fmt.Errorf("light client: header %d: %w", height, err)
 	}
 	return lb.Header, nil
 }
+
+// lightCallCtx is the context a light client call runs under: the peer's lifetime and
+// lightCallTimeout, not the caller's context. CometBFT's light client takes a witness whose
+// request ended in any error it does not know as benign, context.Canceled and
+// DeadlineExceeded included, for a faulty one and drops it, so a caller's short deadline
+// would strip the light peer of its witnesses one cancelled read at a time.
+func (lp *LightPeer) lightCallCtx() (context.Context, context.CancelFunc) {
+	return context.WithTimeout(lp.ctx, lightCallTimeout)
+}
+
+// lightCallTimeout bounds one light client call (a header fetch and its cross-check).
+const lightCallTimeout = 30 * time.Second
 
 // client returns the light client, starting it on first use: it finds full peers' RPC
 // addresses ([light] rpc, else the DHT), establishes the root of trust and verifies it.
@@ -451,7 +489,7 @@ func (lp *LightPeer) client(ctx context.Context) (*light.Client, error) {
 	}
 	lc, err := light.NewClient(ctx, chainID, trust, provs[0], witnesses,
 		lightdb.New(dbm.NewMemDB(), "ciro-light"),
-		light.Logger(cometLogger{l: lp.log.With("module", "light")}),
+		light.Logger(cometLogger{l: lp.log.With("module", "light"), quietAfter: lp.ctx}),
 		light.MaxRetryAttempts(3),
 		light.MaxClockDrift(orDefault(lp.opts.Config.Light.MaxClockDrift.Duration, 10*time.Second)),
 		light.MaxBlockLag(orDefault(lp.opts.Config.Light.MaxBlockLag.Duration, 10*time.Second)),

@@ -25,9 +25,13 @@ import (
 type LightChain struct {
 	lp  *LightPeer
 	key *Key
-	// sendMu serialises Send: the light peer signs with the verified nonce, so two txs in
-	// flight at once would take the same one.
-	sendMu sync.Mutex
+	// nonceMu guards the nonces handed to concurrent sends. The first send after a quiet spell
+	// signs with the verified nonce; sends that start while others are still waiting for their
+	// commits take the following nonces, so a provider answering several jobs at once gets
+	// them into the same block instead of one block each.
+	nonceMu   sync.Mutex
+	nextNonce uint64
+	pending   int // sends signed and not yet returned
 	// next rotates the full peer the event subscription is opened on.
 	mu   sync.Mutex
 	next int
@@ -148,29 +152,24 @@ func (lc *LightChain) providerJobsHint(ctx context.Context, p contracts.Address)
 	return nil, fmt.Errorf("light chain: provider jobs of %s: %w", p, errors.Join(errs...))
 }
 
-// Send signs msg with the verified nonce and minimum fee, relays it over the mesh and waits until the verified
-// nonce moves past it. The light peer cannot prove a tx's outcome code, so a full peer's tx
-// index is asked for it as a hint: a failure found there comes back as the *contracts.Error
-// the agents expect; when no full peer knows the tx, the send counts as a success. The result
-// carries no tx events.
+// Send signs msg with the next nonce and the verified minimum fee, relays it over the mesh and
+// waits until the verified nonce moves past it; several sends may be in flight at once. The
+// light peer cannot prove a tx's outcome code, so a full peer's tx index is asked for it as a
+// hint: a failure found there comes back as the *contracts.Error the agents expect; when no
+// full peer knows the tx, the send counts as a success. The result carries no tx events.
 func (lc *LightChain) Send(ctx context.Context, msg contracts.Msg) (market.TxResult, error) {
-	lc.sendMu.Lock()
-	defer lc.sendMu.Unlock()
-	before, _, err := lc.lp.VerifiedAccount(ctx, lc.key.Address)
+	tx, err := lc.signNext(ctx, msg)
 	if err != nil {
 		return market.TxResult{}, err
 	}
-	params, _, err := lc.lp.VerifiedParams(ctx)
-	if err != nil {
-		return market.TxResult{}, err
-	}
-	tx := &contracts.Tx{ChainID: lc.lp.ChainID(), Nonce: before.Nonce, Fee: params.MinTxFee, Msg: msg}
-	tx.Sign(lc.key.Private)
-	hash := contracts.TxHash(tx.Encode())
 	_, height, err := lc.lp.sendSigned(ctx, lc.key.Address, tx)
+	lc.nonceMu.Lock()
+	lc.pending--
+	lc.nonceMu.Unlock()
 	if err != nil {
 		return market.TxResult{}, err
 	}
+	hash := contracts.TxHash(tx.Encode())
 	if res := lc.txOutcomeHint(ctx, hash[:]); res != nil {
 		if err := res.Err(); err != nil {
 			return market.TxResult{Height: res.Height}, err
@@ -178,6 +177,30 @@ func (lc *LightChain) Send(ctx context.Context, msg contracts.Msg) (market.TxRes
 		height = res.Height
 	}
 	return market.TxResult{Height: height}, nil
+}
+
+// signNext signs msg with the next nonce and counts the send as pending. With no other send
+// pending the nonce is read from verified state: every earlier tx has committed or been given
+// up by then, so a nonce left unused by a failed send is taken again.
+func (lc *LightChain) signNext(ctx context.Context, msg contracts.Msg) (*contracts.Tx, error) {
+	lc.nonceMu.Lock()
+	defer lc.nonceMu.Unlock()
+	if lc.pending == 0 {
+		acc, _, err := lc.lp.VerifiedAccount(ctx, lc.key.Address)
+		if err != nil {
+			return nil, err
+		}
+		lc.nextNonce = acc.Nonce
+	}
+	params, _, err := lc.lp.VerifiedParams(ctx)
+	if err != nil {
+		return nil, err
+	}
+	tx := &contracts.Tx{ChainID: lc.lp.ChainID(), Nonce: lc.nextNonce, Fee: params.MinTxFee, Msg: msg}
+	tx.Sign(lc.key.Private)
+	lc.nextNonce++
+	lc.pending++
+	return tx, nil
 }
 
 // txOutcomeHint asks the full peers' tx indexes for a committed tx's result; nil when none

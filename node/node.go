@@ -150,7 +150,7 @@ func New(opts Options) (*Node, error) {
 		cmtnode.DefaultGenesisDocProviderFunc(cmt),
 		cmtcfg.DefaultDBProvider,
 		cmtnode.DefaultMetricsProvider(cmt.Instrumentation),
-		cometLogger{l: opts.Logger.With("module", "cometbft")},
+		cometLogger{l: opts.Logger.With("module", "cometbft"), quietAfter: n.ctx},
 	)
 	if err != nil {
 		store.Close()

@@ -203,6 +203,48 @@ func TestLightPeer(t *testing.T) {
 			t.Fatalf("liar then honest peer: %+v, %v", acc, err)
 		}
 	})
+
+	t.Run("concurrent sends from a light chain", func(t *testing.T) {
+		to, err := node.AddKey(d.Home(0), "light-pipelined")
+		if err != nil {
+			t.Fatal(err)
+		}
+		lc := node.NewLightChain(lp, faucet)
+		before, _, err := lp.VerifiedAccount(ctx, faucet.Address)
+		if err != nil {
+			t.Fatal(err)
+		}
+		const sends = 5
+		heights, errs := make([]int64, sends), make([]error, sends)
+		var wg sync.WaitGroup
+		for i := range sends {
+			wg.Go(func() {
+				res, err := lc.Send(ctx, &contracts.Transfer{To: to.Address, Amount: contracts.CIRO(uint64(i + 1))})
+				heights[i], errs[i] = res.Height, err
+			})
+		}
+		wg.Wait()
+		for i, err := range errs {
+			if err != nil {
+				t.Fatalf("send %d: %v", i, err)
+			}
+		}
+		after, _, err := lp.VerifiedAccount(ctx, faucet.Address)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if after.Nonce != before.Nonce+sends {
+			t.Fatalf("faucet nonce %d after %d sends from %d", after.Nonce, sends, before.Nonce)
+		}
+		got, _, err := lp.VerifiedAccount(ctx, to.Address)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := contracts.CIRO(1 + 2 + 3 + 4 + 5); !got.Balance.Eq(want) {
+			t.Fatalf("verified balance %s, want %s", got.Balance.Dec(), want.Dec())
+		}
+		t.Logf("%d concurrent sends committed at heights %v", sends, heights)
+	})
 }
 
 // syncBuffer is a bytes.Buffer safe for a process writing while the test reads.
