@@ -32,7 +32,10 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	guestPath = path
-	wasmExec = wasm.New(wasm.Options{})
+	if wasmExec, err = wasm.New(wasm.Options{}); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
 	if err := prewarm(); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)

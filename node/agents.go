@@ -62,8 +62,13 @@ func (n *agentEnv) executors(ctx context.Context) (map[compute.ExecutorKind]comp
 	if err := os.MkdirAll(scratch, 0o700); err != nil {
 		return nil, err
 	}
+	wasmExec, err := wasm.New(wasm.Options{Logger: n.log.With("module", "wasm"), ResultRoot: scratch,
+		CompileCacheDir: filepath.Join(AgentsPath(n.home), "wasm-cache")})
+	if err != nil {
+		return nil, err
+	}
 	ex := map[compute.ExecutorKind]compute.Executor{
-		compute.ExecWASM:  n.metered(compute.ExecWASM, wasm.New(wasm.Options{Logger: n.log.With("module", "wasm"), ResultRoot: scratch})),
+		compute.ExecWASM:  n.metered(compute.ExecWASM, wasmExec),
 		compute.ExecModel: n.metered(compute.ExecModel, model.NewExecutor(model.Options{Logger: n.log.With("module", "model"), ResultRoot: scratch})),
 	}
 	pingCtx, cancel := context.WithTimeout(ctx, 3*time.Second)
@@ -233,7 +238,7 @@ func (n *agentEnv) advertise(account contracts.Address, rep hw.Report, gpuModel 
 		for _, a := range p.Asks() {
 			// Ciro prices by job (standing asks), so the hint carries the per-job ask in the
 			// smallest unit; the wire field's per-hour name predates the standing asks.
-			prices = append(prices, wire.PriceHint{JobType: a.Type.String(), PerHour: a.Price.Dec()})
+			prices = append(prices, wire.PriceHint{JobType: a.Type.String(), PerJob: a.Price.Dec()})
 		}
 		return wire.ProviderAdvert{
 			Account:    account.String(),

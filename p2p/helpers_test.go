@@ -199,7 +199,7 @@ func testAdvert(load uint8) wire.ProviderAdvert {
 		GPUCount:   1,
 		VRAMMiB:    81920,
 		Frameworks: []string{"pytorch", "onnx"},
-		Prices:     []wire.PriceHint{{JobType: "inference", PerHour: "2200000000000000000"}},
+		Prices:     []wire.PriceHint{{JobType: "inference", PerJob: "2200000000000000000"}},
 		Region:     "eu-west",
 		Load:       load,
 	}

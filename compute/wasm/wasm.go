@@ -39,8 +39,12 @@ type Options struct {
 	Epoch time.Time
 	// MaxLogBytes caps the kept stdout+stderr. Zero means 1 MiB.
 	MaxLogBytes int
-	// MaxCachedModules bounds how many compiled modules are kept for reuse. Zero means 8.
+	// MaxCachedModules bounds how many compiled modules are kept in memory for reuse. Zero
+	// means 8.
 	MaxCachedModules int
+	// CompileCacheDir keeps compiled machine code on disk (wazero's file cache), so that a
+	// restarted provider does not compile its modules again. Empty keeps it in memory only.
+	CompileCacheDir string
 }
 
 // Executor runs WASI preview 1 modules. It is safe for concurrent use. One wazero runtime
@@ -56,11 +60,20 @@ type Executor struct {
 }
 
 // moduleCache keeps compiled modules by SHA-256, least recently used evicted first; an evicted
-// module is closed once no run uses it.
+// module is closed once no run uses it. A module is compiled once however many runs ask for it
+// at the same time: the first compiles, the others wait for it (compiling a Go guest takes
+// seconds of CPU, and a provider is typically handed several jobs of one module at once).
 type moduleCache struct {
-	mu       sync.Mutex
-	compiled map[string]*compiledEntry
-	order    []string // least recently used first
+	mu        sync.Mutex
+	compiled  map[string]*compiledEntry
+	compiling map[string]*compileCall
+	order     []string // least recently used first
+}
+
+// compileCall is a compilation in progress; done closes when err is set.
+type compileCall struct {
+	done chan struct{}
+	err  error
 }
 
 type compiledEntry struct {
@@ -71,8 +84,9 @@ type compiledEntry struct {
 
 var _ compute.Executor = (*Executor)(nil)
 
-// New returns an Executor. Close it to free the compilation cache.
-func New(opts Options) *Executor {
+// New returns an Executor. Close it to free the compilation cache. It fails only when
+// opts.CompileCacheDir cannot be used.
+func New(opts Options) (*Executor, error) {
 	if opts.Epoch.IsZero() {
 		opts.Epoch = DefaultEpoch
 	}
@@ -87,10 +101,19 @@ func New(opts Options) *Executor {
 		log = slog.New(slog.DiscardHandler)
 	}
 	ctx := context.Background()
-	rt := wazero.NewRuntimeWithConfig(ctx, wazero.NewRuntimeConfig().WithCloseOnContextDone(true))
+	cfg := wazero.NewRuntimeConfig().WithCloseOnContextDone(true)
+	if opts.CompileCacheDir != "" {
+		cc, err := wazero.NewCompilationCacheWithDir(opts.CompileCacheDir)
+		if err != nil {
+			return nil, fmt.Errorf("wasm: compilation cache in %s: %w", opts.CompileCacheDir, err)
+		}
+		cfg = cfg.WithCompilationCache(cc)
+	}
+	rt := wazero.NewRuntimeWithConfig(ctx, cfg)
 	// Instantiating WASI into a fresh runtime only fails on a wazero bug.
 	wasi_snapshot_preview1.MustInstantiate(ctx, rt)
-	return &Executor{opts: opts, log: log, rt: rt, cache: &moduleCache{compiled: map[string]*compiledEntry{}}}
+	return &Executor{opts: opts, log: log, rt: rt,
+		cache: &moduleCache{compiled: map[string]*compiledEntry{}, compiling: map[string]*compileCall{}}}, nil
 }
 
 // Close frees the runtime and all compiled code. Runs must have returned.
@@ -98,30 +121,53 @@ func (e *Executor) Close(ctx context.Context) error {
 	return e.rt.Close(ctx)
 }
 
-// acquire returns the compiled module for the given bytes, compiling them on first use.
-// release must be called when the run is done with it.
-func (e *Executor) acquire(ctx context.Context, digest string, code []byte) (*compiledEntry, error) {
-	c, max := e.cache, e.opts.MaxCachedModules
-	c.mu.Lock()
-	if ent, ok := c.compiled[digest]; ok {
-		ent.refs++
-		c.touch(digest)
+// acquire returns the compiled module for the given bytes, compiling them on first use; runs
+// that ask while it compiles wait for that compilation. compiled reports whether this call
+// compiled. release must be called when the run is done with the entry.
+func (e *Executor) acquire(ctx context.Context, digest string, code []byte) (ent *compiledEntry, compiled bool, err error) {
+	c := e.cache
+	for {
+		c.mu.Lock()
+		if ent, ok := c.compiled[digest]; ok {
+			ent.refs++
+			c.touch(digest)
+			c.mu.Unlock()
+			return ent, false, nil
+		}
+		if call, ok := c.compiling[digest]; ok {
+			c.mu.Unlock()
+			select {
+			case <-call.done:
+			case <-ctx.Done():
+				return nil, false, ctx.Err()
+			}
+			if call.err != nil {
+				return nil, false, call.err // the same bytes fail the same way
+			}
+			continue // cached now, unless already evicted again: then compile anew
+		}
+		call := &compileCall{done: make(chan struct{})}
+		c.compiling[digest] = call
 		c.mu.Unlock()
-		return ent, nil
+		// The compilation serves every waiting run, so one run's cancellation must not end it.
+		cm, err := e.rt.CompileModule(context.WithoutCancel(ctx), code)
+		c.mu.Lock()
+		delete(c.compiling, digest)
+		call.err = err
+		close(call.done)
+		if err != nil {
+			c.mu.Unlock()
+			return nil, false, err
+		}
+		ent = c.insert(digest, cm, e.opts.MaxCachedModules)
+		c.mu.Unlock()
+		return ent, true, nil
 	}
-	c.mu.Unlock()
-	cm, err := e.rt.CompileModule(ctx, code)
-	if err != nil {
-		return nil, err
-	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if ent, ok := c.compiled[digest]; ok { // compiled concurrently by another run
-		cm.Close(ctx)
-		ent.refs++
-		c.touch(digest)
-		return ent, nil
-	}
+}
+
+// insert adds a freshly compiled module with one reference and evicts the least recently used
+// beyond max. c.mu must be held.
+func (c *moduleCache) insert(digest string, cm wazero.CompiledModule, max int) *compiledEntry {
 	ent := &compiledEntry{cm: cm, refs: 1}
 	c.compiled[digest] = ent
 	c.order = append(c.order, digest)
@@ -135,7 +181,7 @@ func (e *Executor) acquire(ctx context.Context, digest string, code []byte) (*co
 			victim.cm.Close(context.Background())
 		}
 	}
-	return ent, nil
+	return ent
 }
 
 func (e *Executor) release(ent *compiledEntry) {
@@ -179,7 +225,8 @@ func (e *Executor) Run(ctx context.Context, job compute.Job, in compute.Inputs) 
 	// Guest code runs on this goroutine: pin it so thread CPU time measures the job.
 	runtime.LockOSThread()
 	cpu0 := threadCPU()
-	mem, runErr := e.run(ctx, job, in, digest, limits, res.OutputDir(), logs, &res.ExitCode)
+	var compiled bool
+	mem, runErr := e.run(ctx, job, in, digest, limits, res.OutputDir(), logs, &res.ExitCode, &compiled)
 	res.Usage.CPU = threadCPU() - cpu0
 	runtime.UnlockOSThread()
 	res.Usage.Wall = time.Since(start)
@@ -193,20 +240,22 @@ func (e *Executor) Run(ctx context.Context, job compute.Job, in compute.Inputs) 
 		runErr = fmt.Errorf("wasm: write result: %w", err)
 	}
 	e.log.Info("wasm job finished", "job", job.ID, "status", res.Status, "exit", res.ExitCode,
-		"wall", res.Usage.Wall, "peak_memory", res.Usage.PeakMemoryBytes)
+		"wall", res.Usage.Wall, "compiled", compiled, "peak_memory", res.Usage.PeakMemoryBytes)
 	return res, runErr
 }
 
-// run executes the module and classifies how it ended. It returns the peak linear memory.
+// run executes the module and classifies how it ended. It returns the peak linear memory and
+// sets compiled when this run compiled the module (its wall time includes the compilation).
 func (e *Executor) run(ctx context.Context, job compute.Job, in compute.Inputs, digest string, limits compute.Limits,
-	outDir string, logs io.Writer, exitCode *int) (uint64, error) {
+	outDir string, logs io.Writer, exitCode *int, compiled *bool) (uint64, error) {
 	runCtx, cancel := context.WithTimeout(ctx, limits.Wall)
 	defer cancel()
 	alloc := &capAllocator{limit: limits.MemoryBytes}
 	runCtx = experimental.WithMemoryAllocator(runCtx, alloc)
 
 	// Compiling is the provider's cost, not the job's: it runs outside the wall-time limit.
-	ent, err := e.acquire(ctx, digest, in.Artifact)
+	ent, didCompile, err := e.acquire(ctx, digest, in.Artifact)
+	*compiled = didCompile
 	if err != nil {
 		if ctx.Err() != nil {
 			return 0, fmt.Errorf("%w: %v", compute.ErrCancelled, ctx.Err())
@@ -214,9 +263,9 @@ func (e *Executor) run(ctx context.Context, job compute.Job, in compute.Inputs, 
 		return 0, fmt.Errorf("%w: wasm: compile: %v", compute.ErrInvalidJob, err)
 	}
 	defer e.release(ent)
-	compiled := ent.cm
-	mems := compiled.ImportedMemories()
-	for _, m := range compiled.ExportedMemories() {
+	module := ent.cm
+	mems := module.ImportedMemories()
+	for _, m := range module.ExportedMemories() {
 		mems = append(mems, m)
 	}
 	for _, m := range mems {
@@ -248,7 +297,7 @@ func (e *Executor) run(ctx context.Context, job compute.Job, in compute.Inputs, 
 		cfg = cfg.WithEnv(k, v)
 	}
 
-	mod, err := e.rt.InstantiateModule(runCtx, compiled, cfg)
+	mod, err := e.rt.InstantiateModule(runCtx, module, cfg)
 	if mod != nil {
 		mod.Close(context.Background())
 	}

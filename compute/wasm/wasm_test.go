@@ -1,14 +1,17 @@
 package wasm
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -38,7 +41,15 @@ func TestMain(m *testing.M) {
 }
 
 // shared compiles the guest once for all tests; newExec gives each test its own result root.
-var shared = New(Options{})
+var shared = mustNew(Options{})
+
+func mustNew(o Options) *Executor {
+	e, err := New(o)
+	if err != nil {
+		panic(err)
+	}
+	return e
+}
 
 func newExec(t testing.TB) *Executor {
 	if t, ok := t.(*testing.T); ok && raceEnabled && testing.Short() && !strings.Contains(t.Name(), "Concurrent") {
@@ -51,7 +62,7 @@ func newExec(t testing.TB) *Executor {
 
 func TestModuleCacheReusesAndEvicts(t *testing.T) {
 	newExec(t) // skips under -race -short
-	e := New(Options{ResultRoot: t.TempDir(), MaxCachedModules: 1})
+	e := mustNew(Options{ResultRoot: t.TempDir(), MaxCachedModules: 1})
 	defer e.Close(context.Background())
 	for i := 0; i < 2; i++ {
 		if _, err := e.Run(context.Background(), job("exit"), compute.Inputs{Artifact: guest}); !errors.Is(err, compute.ErrNonZeroExit) {
@@ -283,4 +294,67 @@ func TestConcurrentRunsAreIsolated(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+}
+
+// TestFirstRunsShareOneCompilation: runs of a module not compiled yet, started together, wait
+// for one compilation instead of each compiling it; the machine code is kept on disk, where a
+// second executor finds it.
+func TestFirstRunsShareOneCompilation(t *testing.T) {
+	newExec(t) // skips under -race -short
+	var logs syncBuffer
+	cacheDir := t.TempDir()
+	e := mustNew(Options{ResultRoot: t.TempDir(), CompileCacheDir: cacheDir, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	defer e.Close(context.Background())
+	const runs = 4
+	errs := make(chan error, runs)
+	for range runs {
+		go func() {
+			res, err := e.Run(context.Background(), job("exit"), compute.Inputs{Artifact: guest})
+			if errors.Is(err, compute.ErrNonZeroExit) && res.ExitCode == 3 {
+				err = nil
+			}
+			errs <- err
+		}()
+	}
+	for range runs {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	out := logs.String()
+	if n := strings.Count(out, "compiled=true"); n != 1 {
+		t.Fatalf("%d runs compiled the module, want 1:\n%s", n, out)
+	}
+	if n := strings.Count(out, "compiled=false"); n != runs-1 {
+		t.Fatalf("%d runs reused the compilation, want %d:\n%s", n, runs-1, out)
+	}
+	if entries, err := os.ReadDir(cacheDir); err != nil || len(entries) == 0 {
+		t.Fatalf("compilation cache %s is empty (%v)", cacheDir, err)
+	}
+
+	again := mustNew(Options{ResultRoot: t.TempDir(), CompileCacheDir: cacheDir})
+	defer again.Close(context.Background())
+	start := time.Now()
+	if res, err := again.Run(context.Background(), job("exit"), compute.Inputs{Artifact: guest}); res.ExitCode != 3 {
+		t.Fatalf("run from the on-disk cache: exit %d, %v", res.ExitCode, err)
+	}
+	t.Logf("a new executor ran the module from the on-disk cache in %s", time.Since(start))
+}
+
+// syncBuffer is a bytes.Buffer that concurrent runs' log lines can share.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }

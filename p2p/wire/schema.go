@@ -54,11 +54,11 @@ func (c Capability) String() string {
 	return strings.Join(parts, "|")
 }
 
-// PriceHint is a provider's asking price for one job type, in the smallest CIRO unit per hour,
-// written as a decimal integer string (amounts are 256-bit; JSON numbers are not).
+// PriceHint is a provider's standing ask for one job type: the price of one job in the smallest
+// CIRO unit, written as a decimal integer string (amounts are 256-bit; JSON numbers are not).
 type PriceHint struct {
 	JobType string `json:"job_type"`
-	PerHour string `json:"per_hour"`
+	PerJob  string `json:"per_job"`
 }
 
 // ProviderAdvert is a provider's signed capability and heartbeat message on /ciro/1/providers.
@@ -115,8 +115,8 @@ func (a *ProviderAdvert) Validate() error {
 		return fmt.Errorf("%w: %d price hints, limit %d", ErrTooLarge, len(a.Prices), maxPrices)
 	}
 	for _, p := range a.Prices {
-		if !token(p.JobType) || !decimal(p.PerHour) {
-			return fmt.Errorf("%w: price hint %q=%q", ErrMalformed, p.JobType, p.PerHour)
+		if !token(p.JobType) || !decimal(p.PerJob) {
+			return fmt.Errorf("%w: price hint %q=%q", ErrMalformed, p.JobType, p.PerJob)
 		}
 	}
 	if a.Region == "" || !token(a.Region) {

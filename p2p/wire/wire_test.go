@@ -75,7 +75,7 @@ func TestEnvelopeRejects(t *testing.T) {
 }
 
 func TestAdvertValidation(t *testing.T) {
-	good := `{"account":"ciro1abc","caps":5,"gpu_model":"H100","gpu_count":1,"vram_mib":81920,"frameworks":["pytorch","onnx"],"prices":[{"job_type":"inference","per_hour":"2200000000000000000"}],"region":"eu-west","load":10}`
+	good := `{"account":"ciro1abc","caps":5,"gpu_model":"H100","gpu_count":1,"vram_mib":81920,"frameworks":["pytorch","onnx"],"prices":[{"job_type":"inference","per_job":"2200000000000000000"}],"region":"eu-west","load":10}`
 	a, err := DecodeAdvert([]byte(good))
 	if err != nil {
 		t.Fatal(err)
@@ -84,15 +84,15 @@ func TestAdvertValidation(t *testing.T) {
 		t.Fatalf("caps decoded wrong: %v", a.Caps)
 	}
 	bad := []string{
-		`{"account":"x","caps":5,"region":"eu","load":101}`,                         // load
-		`{"account":"x","caps":128,"gpu_count":1,"region":"eu","load":1}`,           // multigpu with 1 gpu
-		`{"account":"x","region":"eu west","load":1}`,                               // region token
-		`{"account":"x","region":"eu","load":1,"extra":true}`,                       // unknown field
-		`{"account":"x","region":"eu","load":1} {}`,                                 // trailing
-		`{"account":"x","region":"eu","prices":[{"job_type":"a","per_hour":"01"}]}`, // leading zero
-		`{"account":"x","region":"eu","prices":[{"job_type":"a","per_hour":"-1"}]}`, // negative
-		`{"account":"","region":"eu"}`,                                              // no account
-		`{"account":"x","caps":256,"region":"eu"}`,                                  // caps overflow uint8
+		`{"account":"x","caps":5,"region":"eu","load":101}`,                        // load
+		`{"account":"x","caps":128,"gpu_count":1,"region":"eu","load":1}`,          // multigpu with 1 gpu
+		`{"account":"x","region":"eu west","load":1}`,                              // region token
+		`{"account":"x","region":"eu","load":1,"extra":true}`,                      // unknown field
+		`{"account":"x","region":"eu","load":1} {}`,                                // trailing
+		`{"account":"x","region":"eu","prices":[{"job_type":"a","per_job":"01"}]}`, // leading zero
+		`{"account":"x","region":"eu","prices":[{"job_type":"a","per_job":"-1"}]}`, // negative
+		`{"account":"","region":"eu"}`,                                             // no account
+		`{"account":"x","caps":256,"region":"eu"}`,                                 // caps overflow uint8
 	}
 	for _, b := range bad {
 		if _, err := DecodeAdvert([]byte(b)); !errors.Is(err, ErrMalformed) {
@@ -164,7 +164,7 @@ func FuzzOpenEnvelope(f *testing.F) {
 
 func FuzzDecodeAdvert(f *testing.F) {
 	f.Add([]byte(`{"account":"ciro1abc","caps":5,"gpu_model":"H100","gpu_count":1,"vram_mib":81920,"frameworks":["pytorch"],"region":"eu-west","load":10}`))
-	f.Add([]byte(`{"account":"x","region":"eu","prices":[{"job_type":"a","per_hour":"1"}]}`))
+	f.Add([]byte(`{"account":"x","region":"eu","prices":[{"job_type":"a","per_job":"1"}]}`))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		a, err := DecodeAdvert(b)
 		if err != nil {
