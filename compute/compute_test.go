@@ -106,3 +106,24 @@ func TestLogBufferCaps(t *testing.T) {
 		t.Fatalf("got %q", got)
 	}
 }
+
+func TestJobFault(t *testing.T) {
+	for _, c := range []struct {
+		err  error
+		want bool
+	}{
+		{errf(ErrNonZeroExit, "exit status 3"), true},
+		{errf(ErrInvalidJob, "compile"), true},
+		{errf(ErrModelUnsupported, "op LSTM"), true},
+		{errf(ErrModelInput, "short"), true},
+		{errf(ErrEngineUnavailable, "create container"), false},
+		{errf(ErrImageMissing, "sha256:00"), false},
+		{errf(ErrTimeout, "20s"), false},
+		{errors.New("no space left on device"), false},
+		{nil, false},
+	} {
+		if got := JobFault(c.err); got != c.want {
+			t.Errorf("JobFault(%v) = %v, want %v", c.err, got, c.want)
+		}
+	}
+}

@@ -85,10 +85,14 @@ type Job struct {
 	Requirements Requirements `json:"requirements"`
 }
 
+// SingleFileInput is the name a job's input has in Inputs.Dir when the input is one file
+// rather than a directory: a raw file's CID carries no name.
+const SingleFileInput = "input"
+
 // Inputs are the job's resolved inputs. The caller fetched them by CID.
 type Inputs struct {
 	// Dir is a directory of input files, mounted read-only at /input (wasm, docker) or read as
-	// tensors (model). Empty means no input.
+	// tensors (model). Empty means no input. A single-file input is Dir/SingleFileInput.
 	Dir string
 	// Artifact holds the WASM module or the ONNX model bytes. Docker ignores it.
 	Artifact []byte
@@ -283,6 +287,20 @@ func (l *LogBuffer) Bytes() []byte {
 func itoa(n int64) string {
 	b, _ := json.Marshal(n)
 	return string(b)
+}
+
+// JobFault reports whether a run's error is the job's own doing, the same for every honest
+// provider that runs it: a non-zero exit or trap, a malformed job, a model outside the
+// supported subset or an input that does not fit it. Such a failed run is still the job's
+// result. Any other failure (no engine, a container that would not start, an image the
+// provider lacks, a full disk) is the provider's, and must not be answered as a result.
+func JobFault(err error) bool {
+	for _, fault := range []error{ErrNonZeroExit, ErrInvalidJob, ErrModelInvalid, ErrModelUnsupported, ErrModelInput, ErrArtifactMismatch} {
+		if errors.Is(err, fault) {
+			return true
+		}
+	}
+	return false
 }
 
 // StatusOf maps a run error to a status.

@@ -160,8 +160,9 @@ type outcome struct {
 }
 
 // run executes j under a fresh work directory and imports the result, pinned as a result.
-// A run that started but ended with a deterministic failure (non-zero exit) is still a result;
-// cancellation, timeouts and fetch failures are errors.
+// A run that ended with a failure of the job's own (compute.JobFault: a non-zero exit, a
+// malformed job or model) is still a result; cancellation, timeouts, fetch failures and the
+// provider's own failures are errors.
 func (r *runner) run(ctx context.Context, j *contracts.Job) (*outcome, error) {
 	plan, err := PlanJob(j)
 	if err != nil {
@@ -198,7 +199,7 @@ func (r *runner) run(ctx context.Context, j *contracts.Job) (*outcome, error) {
 		return nil, fmt.Errorf("market: run job %d: %w", j.ID, runErr)
 	}
 	cleanup = func() { os.RemoveAll(work); os.RemoveAll(res.Dir) }
-	if runErr != nil && res.Status != compute.StatusFailed {
+	if runErr != nil && (res.Status != compute.StatusFailed || !compute.JobFault(runErr)) {
 		cleanup()
 		return nil, fmt.Errorf("market: run job %d: %w", j.ID, runErr)
 	}
@@ -267,7 +268,7 @@ func (r *runner) input(ctx context.Context, c, work string) (string, error) {
 	if err := os.Mkdir(dir, 0o755); err != nil {
 		return "", err
 	}
-	if err := os.Rename(tmp, filepath.Join(dir, "input")); err != nil {
+	if err := os.Rename(tmp, filepath.Join(dir, compute.SingleFileInput)); err != nil {
 		return "", err
 	}
 	return dir, nil

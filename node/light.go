@@ -395,9 +395,7 @@ func (lp *LightPeer) LatestVerifiedHeader(ctx context.Context) (*cmttypes.Header
 	defer tick.Stop()
 	for {
 		lp.verifyMu.Lock()
-		cctx, cancel := lp.lightCallCtx()
-		lb, err := lc.Update(cctx, time.Now())
-		cancel()
+		lb, err := lc.Update(ctx, time.Now())
 		if err == nil && lb == nil {
 			lb, err = lc.TrustedLightBlock(0)
 		}
@@ -423,9 +421,7 @@ func (lp *LightPeer) VerifiedHeader(ctx context.Context, height int64) (*cmttype
 		return nil, err
 	}
 	lp.verifyMu.Lock()
-	cctx, cancel := lp.lightCallCtx()
-	lb, err := lc.VerifyLightBlockAtHeight(cctx, height, time.Now())
-	cancel()
+	lb, err := lc.VerifyLightBlockAtHeight(ctx, height, time.Now())
 	lp.verifyMu.Unlock()
 	if err != nil {
 		return nil, fmt.Errorf("light client: header %d: %w", height, err)
@@ -433,17 +429,22 @@ func (lp *LightPeer) VerifiedHeader(ctx context.Context, height int64) (*cmttype
 	return lb.Header, nil
 }
 
-// lightCallCtx is the context a light client call runs under: the peer's lifetime and
-// lightCallTimeout, not the caller's context. CometBFT's light client takes a witness whose
-// request ended in any error it does not know as benign, context.Canceled and
-// DeadlineExceeded included, for a faulty one and drops it, so a caller's short deadline
-// would strip the light peer of its witnesses one cancelled read at a time.
-func (lp *LightPeer) lightCallCtx() (context.Context, context.CancelFunc) {
-	return context.WithTimeout(lp.ctx, lightCallTimeout)
-}
+// cancelSafeProvider answers the light client with provider.ErrNoResponse for a request that
+// ended because its context did. CometBFT's light client takes any error it does not list as
+// benign, a wrapped context error included, for a sign of a faulty peer, and drops that witness
+// (or primary): a caller's short deadline would strip the light peer of its full peers one
+// cancelled read at a time. ErrNoResponse is on its benign list.
+type cancelSafeProvider struct{ provider.Provider }
 
-// lightCallTimeout bounds one light client call (a header fetch and its cross-check).
-const lightCallTimeout = 30 * time.Second
+func (p cancelSafeProvider) String() string { return fmt.Sprint(p.Provider) }
+
+func (p cancelSafeProvider) LightBlock(ctx context.Context, height int64) (*cmttypes.LightBlock, error) {
+	lb, err := p.Provider.LightBlock(ctx, height)
+	if err != nil && ctx.Err() != nil {
+		return nil, provider.ErrNoResponse
+	}
+	return lb, err
+}
 
 // client returns the light client, starting it on first use: it finds full peers' RPC
 // addresses ([light] rpc, else the DHT), establishes the root of trust and verifies it.
@@ -469,7 +470,7 @@ func (lp *LightPeer) client(ctx context.Context) (*light.Client, error) {
 		if err != nil {
 			return nil, fmt.Errorf("light peer: rpc client %s: %w", a, err)
 		}
-		provs = append(provs, p)
+		provs = append(provs, cancelSafeProvider{p})
 		queries = append(queries, q)
 	}
 	witnesses := provs[1:]
@@ -481,7 +482,7 @@ func (lp *LightPeer) client(ctx context.Context) (*light.Client, error) {
 		if err != nil {
 			return nil, fmt.Errorf("light peer: provider %s: %w", addrs[0], err)
 		}
-		witnesses = []provider.Provider{p}
+		witnesses = []provider.Provider{cancelSafeProvider{p}}
 	}
 	trust, err := lp.trustOptions(ctx, provs[0])
 	if err != nil {

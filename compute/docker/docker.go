@@ -227,7 +227,7 @@ func (e *Executor) run(ctx context.Context, job compute.Job, in compute.Inputs, 
 	}
 	created, err := e.cli.ContainerCreate(ctx, cfg, hc, nil, nil, "")
 	if err != nil {
-		return fmt.Errorf("docker: create: %w", err)
+		return fmt.Errorf("%w: docker: create container: %v", compute.ErrExecutorFailed, err)
 	}
 	id := created.ID
 	// Removal must happen even when ctx is cancelled.
@@ -244,7 +244,7 @@ func (e *Executor) run(ctx context.Context, job compute.Job, in compute.Inputs, 
 	var peakMem, cpuNanos uint64
 	if err := e.cli.ContainerStart(ctx, id, container.StartOptions{}); err != nil {
 		stopStats()
-		return fmt.Errorf("docker: start: %w", err)
+		return fmt.Errorf("%w: docker: start container: %v", compute.ErrExecutorFailed, err)
 	}
 	wg.Add(1)
 	go func() {

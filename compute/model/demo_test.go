@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"os"
 	"path/filepath"
 	"testing"
@@ -67,5 +68,36 @@ func TestDemoMLPRunsReproducibly(t *testing.T) {
 	}
 	if !bytes.Equal(results[0], results[1]) || cids[0] != cids[1] {
 		t.Fatalf("runs differ:\n%s\n%s\n%v", results[0], results[1], cids)
+	}
+}
+
+// TestSingleFileInputIsTheTensor: a job whose input is input.bin's bytes as one file (which the
+// market lays out as compute.SingleFileInput) gets the same result as one with input.bin.
+func TestSingleFileInputIsTheTensor(t *testing.T) {
+	mb, in := DemoMLP(3), DemoInput(3)
+	e := NewExecutor(Options{ResultRoot: t.TempDir()})
+	job := compute.Job{ID: "single", Type: compute.AIInference, Executor: compute.ExecModel}
+	var out []string
+	for _, name := range []string{InputFile, compute.SingleFileInput} {
+		dir := t.TempDir()
+		if err := os.WriteFile(filepath.Join(dir, name), in, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		res, err := e.Run(context.Background(), job, compute.Inputs{Dir: dir, Artifact: mb})
+		if err != nil {
+			t.Fatalf("input as %s: %v", name, err)
+		}
+		c, err := cidtest.DirCID(res.OutputDir())
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, c.String())
+	}
+	if out[0] != out[1] {
+		t.Fatalf("outputs differ: %v", out)
+	}
+	empty := t.TempDir()
+	if _, err := e.Run(context.Background(), job, compute.Inputs{Dir: empty, Artifact: mb}); !errors.Is(err, compute.ErrModelInput) {
+		t.Fatalf("no input: %v, want ErrModelInput", err)
 	}
 }

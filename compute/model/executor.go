@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -17,7 +18,8 @@ import (
 )
 
 // InputFile is the file, in the job's input directory, that holds the model's single input:
-// little-endian int32 values in Q16.16, as many as the declared input shape has elements.
+// little-endian int32 values in Q16.16, as many as the declared input shape has elements. A
+// job whose input is that one file alone (compute.SingleFileInput) is read the same way.
 const InputFile = "input.bin"
 
 // Output files: for each graph output, <name>.bin (little-endian int32, Q16.16 unless the
@@ -112,6 +114,11 @@ func (e *Executor) run(ctx context.Context, in compute.Inputs, limits compute.Li
 		return 0, fmt.Errorf("%w: the executor feeds models with exactly one input, this one has %d", compute.ErrModelUnsupported, len(inputs))
 	}
 	raw, err := os.ReadFile(filepath.Join(in.Dir, InputFile))
+	if errors.Is(err, fs.ErrNotExist) {
+		if single, serr := os.ReadFile(filepath.Join(in.Dir, compute.SingleFileInput)); serr == nil {
+			raw, err = single, nil
+		}
+	}
 	if err != nil {
 		return 0, fmt.Errorf("%w: %v", compute.ErrModelInput, err)
 	}
