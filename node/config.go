@@ -203,7 +203,7 @@ const (
 	ModeLight = "light"
 )
 
-// DevnetConfig is a node of a network on one machine: loopback peers and LAN timeouts.
+// DevnetConfig is a node of a network on one machine: loopback peers, LAN timeouts and mDNS.
 func DevnetConfig() Config {
 	c := DefaultConfig()
 	c.Chain.AllowLoopbackPeers = true
@@ -211,6 +211,7 @@ func DevnetConfig() Config {
 	c.Chain.TimeoutCommit = Duration{200 * time.Millisecond}
 	c.Chain.MempoolSize = 50_000
 	c.Chain.CheckInvariants = true
+	c.P2P.MDNS = true
 	return c
 }
 

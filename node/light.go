@@ -109,6 +109,7 @@ func NewLightPeer(opts LightOptions) (*LightPeer, error) {
 		ListenAddrs:  cfg.P2P.Listen,
 		Bootstrap:    cfg.P2P.Bootstrap,
 		EnableMDNS:   cfg.P2P.MDNS,
+		Network:      gen.ChainID,
 		Logger:       lp.log.With("module", "p2p"),
 	})
 	if err != nil {

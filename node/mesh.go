@@ -41,6 +41,7 @@ func (n *Node) startMesh(ctx context.Context) error {
 		ListenAddrs:  cfg.P2P.Listen,
 		Bootstrap:    cfg.P2P.Bootstrap,
 		EnableMDNS:   cfg.P2P.MDNS,
+		Network:      n.cmt.GenesisDoc().ChainID,
 		Logger:       n.log.With("module", "p2p"),
 		TxCheck:      checkGossipedTx,
 		OnValidated:  n.metrics.GossipMessage,

@@ -2,6 +2,8 @@ package p2p
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -31,8 +33,18 @@ import (
 // DHTProtocolPrefix is the private DHT's protocol prefix: Ciro's DHT never mixes with IPFS's.
 const DHTProtocolPrefix = "/ciro"
 
-// MDNSService is the mDNS service name peers announce on the LAN.
+// MDNSService is the mDNS service name peers of an unnamed network announce on the LAN.
 const MDNSService = "ciro-mesh"
+
+// MDNSServiceFor is the mDNS service name of network: MDNSService and the first 12 hex digits
+// of the name's SHA-256, short enough for a DNS label whatever the chain id.
+func MDNSServiceFor(network string) string {
+	if network == "" {
+		return MDNSService
+	}
+	sum := sha256.Sum256([]byte(network))
+	return MDNSService + "-" + hex.EncodeToString(sum[:6])
+}
 
 // Host is a node's libp2p presence: host, DHT, GossipSub and the Ciro topics. It is safe for
 // concurrent use. Close stops everything it started.
@@ -174,9 +186,13 @@ func (n *Host) start(ctx context.Context) error {
 		}
 	}
 	if o.EnableMDNS {
-		n.mdns = mdns.NewMdnsService(n.h, MDNSService, mdnsNotifee{n})
-		if err := n.mdns.Start(); err != nil {
-			return fmt.Errorf("p2p: start mdns: %w", err)
+		svc := MDNSServiceFor(o.Network)
+		m := mdns.NewMdnsService(n.h, svc, mdnsNotifee{n})
+		if err := m.Start(); err != nil {
+			n.log.Warn("mDNS is off: no LAN discovery", "err", err)
+		} else {
+			n.mdns = m
+			n.log.Info("mDNS on", "service", svc)
 		}
 	}
 	n.go_(n.tableJanitor)

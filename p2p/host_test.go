@@ -3,11 +3,14 @@ package p2p
 import (
 	"context"
 	"errors"
+	"net"
 	"os"
 	"path/filepath"
 	"runtime"
 	"testing"
 	"time"
+
+	"github.com/libp2p/go-libp2p/core/network"
 
 	"github.com/ciro-network/ciro-node/p2p/wire"
 )
@@ -121,4 +124,52 @@ func TestAdvertsExpireAfterMissedIntervals(t *testing.T) {
 	if el := time.Since(start); el < 500*time.Millisecond {
 		t.Fatalf("entry expired after %v, before 3 missed adverts", el)
 	}
+}
+
+// TestMDNSFindsPeersOfTheSameNetwork: two hosts with no bootstrap address find each other by
+// mDNS on the machine's multicast interface; a host of another network hears them and is not
+// dialled. It needs a multicast-capable interface, which it checks first.
+func TestMDNSFindsPeersOfTheSameNetwork(t *testing.T) {
+	if !hasMulticastInterface() {
+		t.Fatal("no up, multicast-capable network interface: mDNS cannot be tested on this machine")
+	}
+	start := func(network string) *testPeer {
+		o := testOptions(RoleFull)
+		o.ListenAddrs = []string{"/ip4/0.0.0.0/tcp/0"}
+		o.EnableMDNS, o.Network = true, network
+		p := startPeer(t, o)
+		t.Cleanup(func() { p.Close() })
+		return p
+	}
+	a, b, other := start("ciro-mdns-a"), start("ciro-mdns-a"), start("ciro-mdns-b")
+	connected := func(x, y *testPeer) bool {
+		return x.Libp2p().Network().Connectedness(y.ID()) == network.Connected
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for !connected(a, b) {
+		if time.Now().After(deadline) {
+			t.Fatal("two hosts of one network did not find each other by mDNS in 20 s")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	time.Sleep(2 * time.Second) // room for a wrong-network dial to happen
+	if connected(a, other) || connected(b, other) {
+		t.Fatal("a host of another network was dialled")
+	}
+	if MDNSServiceFor("ciro-mdns-a") == MDNSServiceFor("ciro-mdns-b") || MDNSServiceFor("") != MDNSService {
+		t.Fatal("service names do not separate networks")
+	}
+}
+
+func hasMulticastInterface() bool {
+	ifs, err := net.Interfaces()
+	if err != nil {
+		return false
+	}
+	for _, i := range ifs {
+		if i.Flags&net.FlagUp != 0 && i.Flags&net.FlagMulticast != 0 && i.Flags&net.FlagLoopback == 0 {
+			return true
+		}
+	}
+	return false
 }

@@ -72,8 +72,13 @@ type Options struct {
 	ListenAddrs []string
 	// Bootstrap holds full multiaddrs (with /p2p/<id>) of peers to join through.
 	Bootstrap []string
-	// EnableMDNS announces and finds peers on the LAN (on in the devnet, off in tests).
+	// EnableMDNS announces and finds peers on the LAN (on in the devnet). A machine without a
+	// multicast interface logs a warning and goes on without it: the DHT does not need it.
 	EnableMDNS bool
+	// Network names the network the host belongs to (the chain id). mDNS announces and looks
+	// for a service name derived from it, so that peers of different networks on one LAN never
+	// dial each other. Empty means MDNSService.
+	Network string
 	// Logger receives the host's logs. Nil means slog.Default().
 	Logger *slog.Logger
 	// Registerer receives libp2p's metrics. Nil disables metrics (no global registry is used).
