@@ -163,6 +163,9 @@ type Manifest struct {
 	Seed        uint64 `json:"seed"`
 	OutputBytes uint64 `json:"output_bytes"`
 	LogsFile    string `json:"logs_file"`
+	// LogsCID is the UnixFS CID of the logs file. Computing CIDs is storage's work, so whoever
+	// imports the result sets it (WriteLogsCID) before importing the whole directory.
+	LogsCID string `json:"logs_cid,omitempty"`
 }
 
 // NewResultDir makes a fresh result directory with an empty output/ under root (the system
@@ -201,11 +204,25 @@ func Finish(r *Result, job Job, limits Limits, runErr error) error {
 	if err := os.WriteFile(filepath.Join(r.Dir, LogsFileName), r.Logs, 0o644); err != nil {
 		return err
 	}
+	return writeManifest(r.Dir, m)
+}
+
+func writeManifest(dir string, m *Manifest) error {
 	b, err := json.MarshalIndent(m, "", "  ")
 	if err != nil {
 		return err
 	}
-	return os.WriteFile(filepath.Join(r.Dir, ManifestFileName), append(b, '\n'), 0o644)
+	return os.WriteFile(filepath.Join(dir, ManifestFileName), append(b, '\n'), 0o644)
+}
+
+// WriteLogsCID records the logs file's CID in dir's manifest.
+func WriteLogsCID(dir, logsCID string) error {
+	m, err := ReadManifest(dir)
+	if err != nil {
+		return err
+	}
+	m.LogsCID = logsCID
+	return writeManifest(dir, &m)
 }
 
 // ReadManifest reads dir/manifest.json.

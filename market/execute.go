@@ -212,9 +212,17 @@ func (r *runner) run(ctx context.Context, j *contracts.Job) (*outcome, error) {
 	return o, nil
 }
 
-// store imports the output directory and the whole result directory.
+// store imports the logs, records their CID in the manifest, then imports the output directory
+// and the whole result directory.
 func (r *runner) store(ctx context.Context, id uint64, resultDir, outputDir string) (*outcome, error) {
 	name := fmt.Sprintf("job-%d", id)
+	logs, err := r.content.AddFile(ctx, filepath.Join(resultDir, compute.LogsFileName), content.AddOptions{Pin: content.PinResult, Name: name + " logs"})
+	if err != nil {
+		return nil, fmt.Errorf("market: store logs of job %d: %w", id, err)
+	}
+	if err := compute.WriteLogsCID(resultDir, logs.String()); err != nil {
+		return nil, fmt.Errorf("market: manifest of job %d: %w", id, err)
+	}
 	out, err := r.content.AddFile(ctx, outputDir, content.AddOptions{Pin: content.PinResult, Name: name + " output"})
 	if err != nil {
 		return nil, fmt.Errorf("market: store output of job %d: %w", id, err)

@@ -2,6 +2,7 @@ package market
 
 import (
 	"context"
+	"io"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -9,7 +10,9 @@ import (
 	"time"
 
 	"github.com/holiman/uint256"
+	"github.com/ipfs/go-cid"
 
+	"github.com/ciro-network/ciro-node/compute"
 	"github.com/ciro-network/ciro-node/contracts"
 )
 
@@ -45,8 +48,27 @@ func TestHonestProviderCompletesAndEarns(t *testing.T) {
 	if err := n.store.Get(context.Background(), full, fullDir, contentGetOptions()); err != nil {
 		t.Fatalf("full result %s: %v", full, err)
 	}
-	if tree := readTree(t, fullDir); tree["manifest.json"] == "" || tree["output/summary.txt"] != got["summary.txt"] {
+	tree := readTree(t, fullDir)
+	if tree["manifest.json"] == "" || tree["output/summary.txt"] != got["summary.txt"] {
 		t.Fatalf("full result %v", tree)
+	}
+	// The manifest names the logs by CID, and that CID serves the logs of the result.
+	m, err := compute.ReadManifest(fullDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	logsCID, err := cid.Decode(m.LogsCID)
+	if err != nil {
+		t.Fatalf("manifest logs_cid %q: %v", m.LogsCID, err)
+	}
+	rd, _, err := n.store.Cat(context.Background(), logsCID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	logs, err := io.ReadAll(rd)
+	rd.Close()
+	if err != nil || string(logs) != tree[compute.LogsFileName] {
+		t.Fatalf("logs by CID %q (%v), want the result's %q", logs, err, tree[compute.LogsFileName])
 	}
 	// Earned and withdrawn: earnings back to zero, the balance holds the pay.
 	eventually(t, "withdrawal", func() bool {
