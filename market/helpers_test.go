@@ -121,7 +121,7 @@ func (n *testNet) providerOpts(name string, b Behaviour, askCIRO uint64) Provide
 		Profile:     compute.Profile{CPUCores: 2, RAMBytes: 4 << 30},
 		Capacity:    2,
 		Pricing:     &FloorPricing{Default: contracts.CIRO(askCIRO)},
-		JournalPath: filepath.Join(n.t.TempDir(), name, "journal.jsonl"),
+		JournalPath: filepath.Join(n.t.TempDir(), name, "journal"),
 		Behaviour:   b, PollInterval: 200 * time.Millisecond, Logger: testLogger(n.t).With("agent", name),
 	}
 }

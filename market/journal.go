@@ -1,15 +1,17 @@
 package market
 
 import (
-	"bufio"
+	"encoding/binary"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"sort"
 	"sync"
 	"time"
+
+	"github.com/dgraph-io/badger/v4"
+
+	"github.com/ciro-network/ciro-node/internal/badgerutil"
 )
 
 // Phase is where the provider agent is with one assignment. Phases only move forward.
@@ -39,90 +41,59 @@ type Entry struct {
 	Time      time.Time `json:"time"`
 }
 
-// Journal is the provider agent's durable record of its assignments: an append-only JSON-lines
-// file, fsynced after every record, compacted (one line per job, via a synced rename) when
-// opened. A restarted agent reads it to resume in-flight jobs; together with the chain's own
-// record of answered slots it keeps the agent from submitting a result twice. A torn last line
-// (a crash mid-write) is ignored.
+// Journal is the provider agent's durable record of its assignments, one record per job in a
+// badger/v4 database opened with synchronous writes: Record returns once the entry is on disk.
+// A restarted agent reads it to resume in-flight jobs; together with the chain's own record of
+// answered slots it keeps the agent from submitting a result twice. The entries are also held
+// in memory for reads.
 type Journal struct {
 	mu      sync.Mutex
-	path    string
-	f       *os.File
+	db      *badger.DB
 	entries map[uint64]Entry
 }
 
-// OpenJournal opens or creates the journal at path.
-func OpenJournal(path string) (*Journal, error) {
-	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+// journalPrefix keys a job's entry: journalPrefix, then the job id as 8 big-endian bytes.
+const journalPrefix = "job/"
+
+func journalKey(id uint64) []byte {
+	return binary.BigEndian.AppendUint64([]byte(journalPrefix), id)
+}
+
+// OpenJournal opens or creates the journal database in the directory dir.
+func OpenJournal(dir string) (*Journal, error) {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("market: journal dir: %w", err)
 	}
-	j := &Journal{path: path, entries: map[uint64]Entry{}}
-	if f, err := os.Open(path); err == nil {
-		sc := bufio.NewScanner(f)
-		sc.Buffer(make([]byte, 64<<10), 1<<20)
-		for sc.Scan() {
+	// A SIGKILL can leave an empty memtable file that badger then refuses to open.
+	if err := badgerutil.RemoveEmptyMemtables(dir); err != nil {
+		return nil, fmt.Errorf("market: journal %s: %w", dir, err)
+	}
+	// The journal is a few hundred bytes per job: small tables and value-log files keep its
+	// footprint in step with that.
+	opts := badger.DefaultOptions(dir).WithSyncWrites(true).WithLogger(nil).
+		WithMemTableSize(4 << 20).WithValueThreshold(64 << 10).WithValueLogFileSize(16 << 20).WithBlockCacheSize(1 << 20)
+	db, err := badger.Open(opts)
+	if err != nil {
+		return nil, fmt.Errorf("market: open journal %s: %w", dir, err)
+	}
+	j := &Journal{db: db, entries: map[uint64]Entry{}}
+	err = db.View(func(txn *badger.Txn) error {
+		it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte(journalPrefix), PrefetchValues: true})
+		defer it.Close()
+		for it.Rewind(); it.Valid(); it.Next() {
 			var e Entry
-			if json.Unmarshal(sc.Bytes(), &e) != nil {
-				continue
+			if err := it.Item().Value(func(v []byte) error { return json.Unmarshal(v, &e) }); err != nil {
+				return fmt.Errorf("entry %x: %w", it.Item().Key(), err)
 			}
 			j.entries[e.JobID] = e
 		}
-		err := sc.Err()
-		f.Close()
-		if err != nil {
-			return nil, fmt.Errorf("market: read journal %s: %w", path, err)
-		}
-	} else if !errors.Is(err, os.ErrNotExist) {
-		return nil, fmt.Errorf("market: open journal %s: %w", path, err)
-	}
-	if err := j.compact(); err != nil {
-		return nil, err
-	}
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
+		return nil
+	})
 	if err != nil {
-		return nil, fmt.Errorf("market: open journal %s: %w", path, err)
+		db.Close()
+		return nil, fmt.Errorf("market: read journal %s: %w", dir, err)
 	}
-	j.f = f
 	return j, nil
-}
-
-func (j *Journal) compact() error {
-	tmp := j.path + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
-	if err != nil {
-		return fmt.Errorf("market: compact journal: %w", err)
-	}
-	w := bufio.NewWriter(f)
-	for _, e := range j.list() {
-		b, _ := json.Marshal(e)
-		w.Write(append(b, '\n'))
-	}
-	err = w.Flush()
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, j.path)
-	}
-	if err == nil {
-		err = syncDir(filepath.Dir(j.path))
-	}
-	if err != nil {
-		return fmt.Errorf("market: compact journal: %w", err)
-	}
-	return nil
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
 }
 
 func (j *Journal) list() []Entry {
@@ -134,12 +105,12 @@ func (j *Journal) list() []Entry {
 	return out
 }
 
-// Record appends e durably (written and fsynced before it returns). Fields e leaves empty keep
+// Record stores e durably (written and synced before it returns). Fields e leaves empty keep
 // their journalled values.
 func (j *Journal) Record(e Entry) error {
 	j.mu.Lock()
 	defer j.mu.Unlock()
-	if j.f == nil {
+	if j.db == nil {
 		return fmt.Errorf("market: journal is closed")
 	}
 	old := j.entries[e.JobID]
@@ -156,11 +127,8 @@ func (j *Journal) Record(e Entry) error {
 	if err != nil {
 		return err
 	}
-	if _, err := j.f.Write(append(b, '\n')); err != nil {
+	if err := j.db.Update(func(txn *badger.Txn) error { return txn.Set(journalKey(e.JobID), b) }); err != nil {
 		return fmt.Errorf("market: journal write: %w", err)
-	}
-	if err := j.f.Sync(); err != nil {
-		return fmt.Errorf("market: journal sync: %w", err)
 	}
 	j.entries[e.JobID] = e
 	return nil
@@ -181,14 +149,14 @@ func (j *Journal) Entries() []Entry {
 	return j.list()
 }
 
-// Close closes the file.
+// Close closes the database.
 func (j *Journal) Close() error {
 	j.mu.Lock()
 	defer j.mu.Unlock()
-	if j.f == nil {
+	if j.db == nil {
 		return nil
 	}
-	err := j.f.Close()
-	j.f = nil
+	err := j.db.Close()
+	j.db = nil
 	return err
 }

@@ -85,7 +85,7 @@ type ProviderOptions struct {
 	// Pricing sets the standing asks. Nil means FloorPricing with a 1 CIRO default floor for
 	// every type and DefaultGPUMultiplierBps.
 	Pricing Pricing
-	// JournalPath is the provider's job journal file. Required.
+	// JournalPath is the directory of the provider's job journal, a badger database. Required.
 	JournalPath string
 	// WorkDir holds per-job scratch directories. Empty means a directory beside the journal.
 	WorkDir string

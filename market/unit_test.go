@@ -1,8 +1,12 @@
 package market
 
 import (
+	"errors"
+	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"syscall"
 	"testing"
 
 	"github.com/holiman/uint256"
@@ -11,9 +15,9 @@ import (
 	"github.com/ciro-network/ciro-node/contracts"
 )
 
-func TestJournalSurvivesReopenAndTornLine(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "j", "journal.jsonl")
-	j, err := OpenJournal(path)
+func TestJournalSurvivesReopen(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "journal")
+	j, err := OpenJournal(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -26,12 +30,14 @@ func TestJournalSurvivesReopenAndTornLine(t *testing.T) {
 	must(Entry{JobID: 1, Phase: PhaseExecuted, OutputCID: "out", ResultCID: "full"})
 	must(Entry{JobID: 1, Phase: PhaseSending}) // keeps the CIDs
 	must(Entry{JobID: 2, Slot: 1, Phase: PhaseDone})
-	j.Close()
-	f, _ := os.OpenFile(path, os.O_APPEND|os.O_WRONLY, 0)
-	f.WriteString(`{"job_id":3,"pha`) // a crash mid-write
-	f.Close()
+	if err := j.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := j.Record(Entry{JobID: 3, Phase: PhaseAccepted}); err == nil {
+		t.Fatal("a closed journal took a record")
+	}
 
-	j, err = OpenJournal(path)
+	j, err = OpenJournal(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -45,6 +51,46 @@ func TestJournalSurvivesReopenAndTornLine(t *testing.T) {
 	}
 	if _, ok := j.Get(3); ok || len(j.Entries()) != 2 {
 		t.Fatalf("entries %+v", j.Entries())
+	}
+}
+
+// journalCrashEnv names the journal a re-executed test binary writes to before killing itself.
+const journalCrashEnv = "CIRO_TEST_JOURNAL_CRASH_DIR"
+
+// TestJournalSurvivesSIGKILL: every record Record returned for is there after the process
+// writing it is killed with SIGKILL, without a Close.
+func TestJournalSurvivesSIGKILL(t *testing.T) {
+	if dir := os.Getenv(journalCrashEnv); dir != "" {
+		j, err := OpenJournal(dir)
+		if err != nil {
+			os.Exit(3)
+		}
+		for id := uint64(1); id <= 100; id++ {
+			if err := j.Record(Entry{JobID: id, Phase: PhaseExecuted, OutputCID: fmt.Sprint("out-", id)}); err != nil {
+				os.Exit(4)
+			}
+		}
+		syscall.Kill(os.Getpid(), syscall.SIGKILL)
+		select {}
+	}
+	dir := filepath.Join(t.TempDir(), "journal")
+	cmd := exec.Command(os.Args[0], "-test.run=^TestJournalSurvivesSIGKILL$")
+	cmd.Env = append(os.Environ(), journalCrashEnv+"="+dir)
+	err := cmd.Run()
+	var exit *exec.ExitError
+	if !errors.As(err, &exit) || exit.ProcessState.Sys().(syscall.WaitStatus).Signal() != syscall.SIGKILL {
+		t.Fatalf("the writer was to die by SIGKILL, got %v", err)
+	}
+	j, err := OpenJournal(dir)
+	if err != nil {
+		t.Fatalf("reopen after SIGKILL: %v", err)
+	}
+	defer j.Close()
+	if n := len(j.Entries()); n != 100 {
+		t.Fatalf("%d entries after SIGKILL, want 100", n)
+	}
+	if e, _ := j.Get(100); e.OutputCID != "out-100" || e.Phase != PhaseExecuted {
+		t.Fatalf("last entry %+v", e)
 	}
 }
 

@@ -160,7 +160,7 @@ func (n *agentEnv) runProvider(ctx context.Context, chain providerChain, execs m
 		Region:            cfg.Region,
 		Capacity:          uint32(cfg.MaxConcurrentJobs),
 		Pricing:           &market.FloorPricing{Default: floor, GPUClass: gpuModel, GPUMultiplierBps: market.DefaultGPUMultiplierBps},
-		JournalPath:       filepath.Join(AgentsPath(n.home), "provider.journal"),
+		JournalPath:       filepath.Join(AgentsPath(n.home), "provider-journal"),
 		WorkDir:           filepath.Join(AgentsPath(n.home), "work"),
 		WithdrawThreshold: new(uint256.Int).Mul(floor, uint256.NewInt(20)),
 		Behaviour:         behaviour,
