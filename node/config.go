@@ -90,12 +90,12 @@ type ProviderConfig struct {
 	Frameworks []string `toml:"frameworks"`
 	// GPUIDs restricts the GPUs offered (empty: all).
 	GPUIDs []int `toml:"gpu_ids"`
-	// ZKMLEnabled offers zk proving jobs once proofs land.
+	// ZKMLEnabled must stay false: zk proving jobs are not supported by this version of
+	// ciro-node (the chain refuses zk-verified jobs as not_supported), and true is refused at
+	// load. The key is kept so that configurations naming it stay valid.
 	ZKMLEnabled bool `toml:"zkml_enabled"`
 	// AutoRestake bonds withdrawn earnings again.
 	AutoRestake bool `toml:"auto_restake"`
-	// CommissionBps is the share of delegators' rewards the provider keeps.
-	CommissionBps int `toml:"commission_bps"`
 	// Behaviour is for test networks only: honest, wrong-result (returns wrong results) or silent
 	// (never answers). Real providers leave it honest.
 	Behaviour string `toml:"behaviour"`
@@ -189,7 +189,7 @@ func DefaultConfig() Config {
 		P2P:     P2PConfig{Listen: []string{"/ip4/0.0.0.0/tcp/4001", "/ip4/0.0.0.0/udp/4001/quic-v1"}},
 		Storage: StorageConfig{MaxImportMiB: 16 << 10, MaxFetchMiB: 16 << 10, FetchTimeout: Duration{30 * time.Second}},
 		Provider: ProviderConfig{MaxConcurrentJobs: 2, Stake: "1000ciro", FloorPrice: "0.05ciro", Region: "unknown",
-			Frameworks: []string{"wasi", "ciro-onnx-int"}, Behaviour: "honest", CommissionBps: 1000},
+			Frameworks: []string{"wasi", "ciro-onnx-int"}, Behaviour: "honest"},
 		Verifier: VerifierConfig{SampleBps: 1000},
 		API:      APIConfig{Listen: "127.0.0.1:8080"},
 		Light: LightConfig{TrustPeriod: Duration{16 * time.Hour}, MaxClockDrift: Duration{10 * time.Second},
@@ -352,8 +352,12 @@ func (c StorageConfig) Validate() error {
 	return nil
 }
 
-// Validate checks the provider section.
+// Validate checks the provider section. zkml_enabled is checked whether or not the provider is
+// enabled, so that a configuration promising zk proving is never accepted.
 func (c ProviderConfig) Validate() error {
+	if c.ZKMLEnabled {
+		return errors.New("zk proving jobs are not supported by this version of ciro-node; set [provider] zkml_enabled = false")
+	}
 	if !c.Enabled {
 		return nil
 	}
@@ -369,9 +373,6 @@ func (c ProviderConfig) Validate() error {
 	case "honest", "wrong-result", "silent":
 	default:
 		return fmt.Errorf("behaviour %q: want honest, wrong-result or silent", c.Behaviour)
-	}
-	if c.CommissionBps < 0 || c.CommissionBps > 10_000 {
-		return fmt.Errorf("commission_bps must be within 0..10000")
 	}
 	return nil
 }
