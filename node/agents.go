@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strconv"
 	"time"
 
 	"github.com/holiman/uint256"
@@ -56,8 +57,9 @@ func (n *Node) env() *agentEnv {
 }
 
 // executors builds the executors this machine can offer: WASM and the model runtime always,
-// Docker when the engine answers.
-func (n *agentEnv) executors(ctx context.Context) (map[compute.ExecutorKind]compute.Executor, error) {
+// Docker when the engine answers. gpuIDs, when set, are the only GPUs Docker hands to CUDA jobs
+// (see dockerGPUIDs).
+func (n *agentEnv) executors(ctx context.Context, gpuIDs []string) (map[compute.ExecutorKind]compute.Executor, error) {
 	scratch := filepath.Join(AgentsPath(n.home), "results")
 	if err := os.MkdirAll(scratch, 0o700); err != nil {
 		return nil, err
@@ -73,7 +75,8 @@ func (n *agentEnv) executors(ctx context.Context) (map[compute.ExecutorKind]comp
 	}
 	pingCtx, cancel := context.WithTimeout(ctx, 3*time.Second)
 	defer cancel()
-	if d, err := docker.New(pingCtx, docker.Options{Logger: n.log.With("module", "docker"), ResultRoot: scratch}); err == nil {
+	if d, err := docker.New(pingCtx, docker.Options{Logger: n.log.With("module", "docker"), ResultRoot: scratch,
+		GPUDeviceIDs: gpuIDs}); err == nil {
 		ex[compute.ExecDocker] = n.metered(compute.ExecDocker, d)
 	} else {
 		n.log.Info("docker executor off", "reason", err)
@@ -93,7 +96,15 @@ func (n *Node) startAgents() error {
 		return fmt.Errorf("the market agents sign with the node's account key: %w", err)
 	}
 	env := n.env()
-	execs, err := env.executors(n.ctx)
+	// The hardware is read before the executors are built, since Docker must know which GPUs
+	// the provider offers; a gpu_ids naming a missing GPU fails the node's start.
+	var rep hw.Report
+	if cfg.Provider.Enabled {
+		if rep, err = env.providerHardware(n.ctx); err != nil {
+			return err
+		}
+	}
+	execs, err := env.executors(n.ctx, dockerGPUIDs(rep))
 	if err != nil {
 		return err
 	}
@@ -101,7 +112,7 @@ func (n *Node) startAgents() error {
 	if cfg.Provider.Enabled {
 		chain := NewChainClient(rpc, key, "provider")
 		n.goTask(func(ctx context.Context) {
-			if err := env.runProvider(ctx, chain, execs); err != nil && ctx.Err() == nil {
+			if err := env.runProvider(ctx, chain, execs, rep); err != nil && ctx.Err() == nil {
 				n.log.Error("provider agent stopped", "err", err)
 			}
 		})
@@ -127,9 +138,45 @@ func (n *Node) startAgents() error {
 	return nil
 }
 
+// providerHardware detects this machine's hardware and keeps only the GPUs [provider] gpu_ids
+// names (every GPU when it is empty): the profile declared on chain, the advert and the
+// capability flags then describe those GPUs alone. A listed GPU that is not present is an
+// error rather than left out, so that the provider never offers less than configured unnoticed.
+func (n *agentEnv) providerHardware(ctx context.Context) (hw.Report, error) {
+	rep, err := hw.Detect(ctx, hw.Options{Logger: n.log.With("module", "hw")})
+	if err != nil {
+		return hw.Report{}, err
+	}
+	return offeredGPUs(rep, n.cfg.Provider.GPUIDs)
+}
+
+// offeredGPUs restricts a detected report to the GPUs of gpu_ids. On error it returns rep as
+// detected, for check-hardware to show what is there.
+func offeredGPUs(rep hw.Report, ids []int) (hw.Report, error) {
+	sel, err := rep.OnlyGPUs(ids)
+	if err != nil {
+		return rep, fmt.Errorf("config [provider] gpu_ids = %v: %w", ids, err)
+	}
+	return sel, nil
+}
+
+// dockerGPUIDs names the GPUs of a gpu_ids-restricted report as Docker's device IDs (NVML
+// indices, which the NVIDIA container runtime takes); nil when every GPU is offered, leaving
+// the engine free to pick any.
+func dockerGPUIDs(rep hw.Report) []string {
+	if rep.GPUIDs == nil {
+		return nil
+	}
+	ids := make([]string, len(rep.Devices))
+	for i, d := range rep.Devices {
+		ids[i] = strconv.Itoa(d.Index)
+	}
+	return ids
+}
+
 // runProvider bonds the configured provider stake if the account has less, then runs the
-// provider agent until ctx ends.
-func (n *agentEnv) runProvider(ctx context.Context, chain providerChain, execs map[compute.ExecutorKind]compute.Executor) error {
+// provider agent on the hardware rep (providerHardware) until ctx ends.
+func (n *agentEnv) runProvider(ctx context.Context, chain providerChain, execs map[compute.ExecutorKind]compute.Executor, rep hw.Report) error {
 	cfg := n.cfg.Provider
 	if err := waitChainHeight(ctx, chain, 1); err != nil {
 		return err
@@ -138,10 +185,6 @@ func (n *agentEnv) runProvider(ctx context.Context, chain providerChain, execs m
 	floor, _ := contracts.ParseAmount(cfg.FloorPrice)
 	if err := n.ensureProviderStake(ctx, chain, want); err != nil {
 		return fmt.Errorf("provider stake: %w", err)
-	}
-	rep, err := hw.Detect(ctx, hw.Options{Logger: n.log.With("module", "hw")})
-	if err != nil {
-		return err
 	}
 	behaviour, err := market.ParseBehaviour(cfg.Behaviour)
 	if err != nil {

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -88,7 +89,10 @@ type ProviderConfig struct {
 	// Frameworks are declared on chain and matched against jobs' requirements: "wasi" (WASM),
 	// "ciro-onnx-int" (the integer model runtime), and any framework mapped to a Docker image.
 	Frameworks []string `toml:"frameworks"`
-	// GPUIDs restricts the GPUs offered (empty: all).
+	// GPUIDs restricts the GPUs offered to these NVML device indices, as `provider
+	// check-hardware` lists them (empty: all). Only they count in the profile declared on chain,
+	// the advert, the capability flags and the earnings estimate, and Docker gives CUDA jobs only
+	// them. An index that is not present stops the provider's start.
 	GPUIDs []int `toml:"gpu_ids"`
 	// ZKMLEnabled must stay false: zk proving jobs are not supported by this version of
 	// ciro-node (the chain refuses zk-verified jobs as not_supported), and true is refused at
@@ -352,11 +356,21 @@ func (c StorageConfig) Validate() error {
 	return nil
 }
 
-// Validate checks the provider section. zkml_enabled is checked whether or not the provider is
-// enabled, so that a configuration promising zk proving is never accepted.
+// Validate checks the provider section. zkml_enabled and gpu_ids are checked whether or not
+// the provider is enabled, so that a configuration promising zk proving or naming impossible
+// GPUs is never accepted. Whether the GPUs of gpu_ids are present is checked at the
+// provider's start, against the hardware.
 func (c ProviderConfig) Validate() error {
 	if c.ZKMLEnabled {
 		return errors.New("zk proving jobs are not supported by this version of ciro-node; set [provider] zkml_enabled = false")
+	}
+	for i, id := range c.GPUIDs {
+		if id < 0 {
+			return fmt.Errorf("gpu_ids: %d is not a GPU index; NVML indices start at 0 (see `ciro-node provider check-hardware`)", id)
+		}
+		if slices.Contains(c.GPUIDs[:i], id) {
+			return fmt.Errorf("gpu_ids: GPU %d is listed twice", id)
+		}
 	}
 	if !c.Enabled {
 		return nil
