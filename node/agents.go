@@ -57,8 +57,8 @@ func (n *Node) env() *agentEnv {
 }
 
 // executors builds the executors this machine can offer: WASM and the model runtime always,
-// Docker when the engine answers. gpuIDs, when set, are the only GPUs Docker hands to CUDA jobs
-// (see dockerGPUIDs).
+// Docker when the engine answers, with the images of [provider] docker_images. gpuIDs, when
+// set, are the only GPUs Docker hands to CUDA jobs (see dockerGPUIDs).
 func (n *agentEnv) executors(ctx context.Context, gpuIDs []string) (map[compute.ExecutorKind]compute.Executor, error) {
 	scratch := filepath.Join(AgentsPath(n.home), "results")
 	if err := os.MkdirAll(scratch, 0o700); err != nil {
@@ -73,10 +73,14 @@ func (n *agentEnv) executors(ctx context.Context, gpuIDs []string) (map[compute.
 		compute.ExecWASM:  n.metered(compute.ExecWASM, wasmExec),
 		compute.ExecModel: n.metered(compute.ExecModel, model.NewExecutor(model.Options{Logger: n.log.With("module", "model"), ResultRoot: scratch})),
 	}
+	images, err := n.cfg.Provider.Images()
+	if err != nil {
+		return nil, fmt.Errorf("config [provider]: %w", err)
+	}
 	pingCtx, cancel := context.WithTimeout(ctx, 3*time.Second)
 	defer cancel()
 	if d, err := docker.New(pingCtx, docker.Options{Logger: n.log.With("module", "docker"), ResultRoot: scratch,
-		GPUDeviceIDs: gpuIDs}); err == nil {
+		Images: images, GPUDeviceIDs: gpuIDs}); err == nil {
 		ex[compute.ExecDocker] = n.metered(compute.ExecDocker, d)
 	} else {
 		n.log.Info("docker executor off", "reason", err)
@@ -194,11 +198,15 @@ func (n *agentEnv) runProvider(ctx context.Context, chain providerChain, execs m
 	if len(rep.Devices) > 0 {
 		gpuModel = rep.Devices[0].Name
 	}
+	frameworks, err := n.declaredFrameworks(execs)
+	if err != nil {
+		return err
+	}
 	p, err := market.NewProvider(market.ProviderOptions{
 		Chain:             chain,
 		Content:           n.content,
 		Executors:         execs,
-		Profile:           rep.Profile(frameworksOf(cfg.Frameworks)),
+		Profile:           rep.Profile(frameworksOf(frameworks)),
 		GPUModel:          gpuModel,
 		Region:            cfg.Region,
 		Capacity:          uint32(cfg.MaxConcurrentJobs),
@@ -215,7 +223,7 @@ func (n *agentEnv) runProvider(ctx context.Context, chain providerChain, execs m
 	if n.onProvider != nil {
 		n.onProvider(p)
 	}
-	n.advertise(chain.Address(), rep, gpuModel, p)
+	n.advertise(chain.Address(), rep, gpuModel, frameworks, p)
 	n.log.Info("provider agent running", "account", chain.Address(), "behaviour", behaviour, "capacity", cfg.MaxConcurrentJobs)
 	return p.Run(ctx)
 }
@@ -258,6 +266,26 @@ func (n *agentEnv) ensureProviderStake(ctx context.Context, chain providerChain,
 	return err
 }
 
+// declaredFrameworks are the frameworks the provider declares on chain and in its advert:
+// [provider] frameworks, wasi and ciro-onnx-int (the market agent declares those two for its
+// WASM and model executors in any case), and those docker_images maps to an image while the
+// Docker executor runs. Without the engine the mapped ones are left out, so that the provider
+// never wins a job it would have to run in a container it cannot start.
+func (n *agentEnv) declaredFrameworks(execs map[compute.ExecutorKind]compute.Executor) ([]string, error) {
+	cfg := n.cfg.Provider
+	if _, ok := execs[compute.ExecDocker]; !ok {
+		if len(cfg.DockerImages) > 0 {
+			n.log.Warn("the Docker executor is off: the frameworks of [provider] docker_images are not declared")
+		}
+		return cfg.declaredFrameworks(nil), nil
+	}
+	images, err := cfg.Images()
+	if err != nil {
+		return nil, fmt.Errorf("config [provider]: %w", err)
+	}
+	return cfg.declaredFrameworks(images), nil
+}
+
 func frameworksOf(names []string) []compute.Framework {
 	out := make([]compute.Framework, len(names))
 	for i, n := range names {
@@ -268,7 +296,7 @@ func frameworksOf(names []string) []compute.Framework {
 
 // advertise publishes the provider's signed advert on the providers topic every advert
 // interval: hardware, frameworks, standing asks and region, for peers' provider tables.
-func (n *agentEnv) advertise(account contracts.Address, rep hw.Report, gpuModel string, p *market.Provider) {
+func (n *agentEnv) advertise(account contracts.Address, rep hw.Report, gpuModel string, frameworks []string, p *market.Provider) {
 	cfg := n.cfg.Provider
 	vram := uint64(0)
 	for i, d := range rep.Devices {
@@ -291,7 +319,7 @@ func (n *agentEnv) advertise(account contracts.Address, rep hw.Report, gpuModel 
 			VRAMMiB:    uint32(vram >> 20),
 			CPUCores:   uint16(rep.CPUCores),
 			RAMMiB:     uint32(rep.RAMBytes >> 20),
-			Frameworks: cfg.Frameworks,
+			Frameworks: frameworks,
 			Prices:     prices,
 			Region:     cfg.Region,
 		}

@@ -16,6 +16,8 @@ import (
 	"github.com/BurntSushi/toml"
 	ma "github.com/multiformats/go-multiaddr"
 
+	"github.com/ciro-network/ciro-node/compute"
+	"github.com/ciro-network/ciro-node/compute/docker"
 	"github.com/ciro-network/ciro-node/contracts"
 )
 
@@ -87,8 +89,15 @@ type ProviderConfig struct {
 	// Region is declared in adverts and on chain.
 	Region string `toml:"region"`
 	// Frameworks are declared on chain and matched against jobs' requirements: "wasi" (WASM),
-	// "ciro-onnx-int" (the integer model runtime), and any framework mapped to a Docker image.
+	// "ciro-onnx-int" (the integer model runtime), and frameworks whose Docker jobs bring their
+	// own image. Frameworks mapped in docker_images are declared too and need not be listed.
 	Frameworks []string `toml:"frameworks"`
+	// DockerImages map frameworks to container images, as "framework=image" entries such as
+	// "PyTorch=registry.example/pytorch@sha256:<64 hex>": a Docker job that names a framework
+	// and no image runs the framework's image. Images are named by digest ("sha256:<64 hex>" or
+	// "name@sha256:<64 hex>") and never pulled, so load them on this machine first. While the
+	// Docker engine answers, every framework mapped here is declared as if listed in frameworks.
+	DockerImages []string `toml:"docker_images"`
 	// GPUIDs restricts the GPUs offered to these NVML device indices, as `provider
 	// check-hardware` lists them (empty: all). Only they count in the profile declared on chain,
 	// the advert, the capability flags and the earnings estimate, and Docker gives CUDA jobs only
@@ -356,13 +365,18 @@ func (c StorageConfig) Validate() error {
 	return nil
 }
 
-// Validate checks the provider section. zkml_enabled and gpu_ids are checked whether or not
-// the provider is enabled, so that a configuration promising zk proving or naming impossible
-// GPUs is never accepted. Whether the GPUs of gpu_ids are present is checked at the
-// provider's start, against the hardware.
+// Validate checks the provider section. zkml_enabled, docker_images and gpu_ids are checked
+// whether or not the provider is enabled: the verifier's Docker executor uses docker_images
+// too, and a configuration promising zk proving or naming impossible GPUs is never accepted.
+// Whether the GPUs of gpu_ids are present is checked at the provider's start, against the
+// hardware.
 func (c ProviderConfig) Validate() error {
 	if c.ZKMLEnabled {
 		return errors.New("zk proving jobs are not supported by this version of ciro-node; set [provider] zkml_enabled = false")
+	}
+	images, err := c.Images()
+	if err != nil {
+		return err
 	}
 	for i, id := range c.GPUIDs {
 		if id < 0 {
@@ -388,7 +402,63 @@ func (c ProviderConfig) Validate() error {
 	default:
 		return fmt.Errorf("behaviour %q: want honest, wrong-result or silent", c.Behaviour)
 	}
+	// The chain refuses a provider offer with more frameworks, or a longer name, than it
+	// stores; the agent would otherwise drop the excess from its offer without a word.
+	declared := c.declaredFrameworks(images)
+	if len(declared) > maxDeclaredFrameworks {
+		return fmt.Errorf("frameworks and docker_images declare %d frameworks (%s, with wasi and ciro-onnx-int always); the chain keeps at most %d",
+			len(declared), strings.Join(declared, ", "), maxDeclaredFrameworks)
+	}
+	for _, f := range declared {
+		if len(f) > maxFrameworkNameLen {
+			return fmt.Errorf("framework %q is longer than the %d bytes the chain keeps", f, maxFrameworkNameLen)
+		}
+	}
 	return nil
+}
+
+// The chain's limits on a provider's declared frameworks (contracts' maxFrameworks and
+// maxFrameworkLen).
+const (
+	maxDeclaredFrameworks = 8
+	maxFrameworkNameLen   = 32
+)
+
+// Images parses docker_images into the Docker executor's framework-to-image map, with the
+// executor's own rule that images are named by digest. wasi and ciro-onnx-int cannot be
+// mapped: they run on the WASM executor and the model runtime, never in a container.
+func (c ProviderConfig) Images() (map[compute.Framework]string, error) {
+	images := map[compute.Framework]string{}
+	for _, e := range c.DockerImages {
+		name, ref, ok := strings.Cut(e, "=")
+		fw, ref := compute.Framework(strings.TrimSpace(name)), strings.TrimSpace(ref)
+		switch {
+		case !ok || fw == "" || ref == "":
+			return nil, fmt.Errorf("docker_images: %q is not framework=image", e)
+		case fw == compute.WASI || fw == compute.CiroONNXInt:
+			return nil, fmt.Errorf("docker_images: %s jobs never run in Docker, so %s cannot be mapped to an image", fw, fw)
+		}
+		if _, dup := images[fw]; dup {
+			return nil, fmt.Errorf("docker_images: framework %q is mapped twice", fw)
+		}
+		images[fw] = ref
+	}
+	if err := docker.ValidateImages(images); err != nil {
+		return nil, fmt.Errorf("docker_images: %w; name the image by digest, sha256:<64 hex> or name@sha256:<64 hex>", err)
+	}
+	return images, nil
+}
+
+// declaredFrameworks are the frameworks the provider declares: frameworks, wasi and
+// ciro-onnx-int (which the WASM and model executors always provide) and the frameworks mapped
+// in images (nil when the Docker executor is off), sorted, each once.
+func (c ProviderConfig) declaredFrameworks(images map[compute.Framework]string) []string {
+	out := append([]string{string(compute.WASI), string(compute.CiroONNXInt)}, c.Frameworks...)
+	for fw := range images {
+		out = append(out, string(fw))
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
 }
 
 // Validate checks the verifier section.
