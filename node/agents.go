@@ -214,6 +214,7 @@ func (n *agentEnv) runProvider(ctx context.Context, chain providerChain, execs m
 		JournalPath:       filepath.Join(AgentsPath(n.home), "provider.journal"),
 		WorkDir:           filepath.Join(AgentsPath(n.home), "work"),
 		WithdrawThreshold: new(uint256.Int).Mul(floor, uint256.NewInt(20)),
+		AutoRestake:       cfg.AutoRestake,
 		Behaviour:         behaviour,
 		Logger:            n.log.With("module", "provider"),
 	})

@@ -107,7 +107,11 @@ type ProviderConfig struct {
 	// ciro-node (the chain refuses zk-verified jobs as not_supported), and true is refused at
 	// load. The key is kept so that configurations naming it stay valid.
 	ZKMLEnabled bool `toml:"zkml_enabled"`
-	// AutoRestake bonds withdrawn earnings again.
+	// AutoRestake bonds withdrawn earnings again: each time the provider agent withdraws its
+	// earnings (once they pass 20 × floor_price), it then stakes the amount withdrawn with the
+	// provider role, growing its stake and tier. The Stake tx's fee comes from the rest of the
+	// balance; a restake that fails leaves the amount there. Withdrawals through the API
+	// (POST /wallet/withdraw) are not restaked.
 	AutoRestake bool `toml:"auto_restake"`
 	// Behaviour is for test networks only: honest, wrong-result (returns wrong results) or silent
 	// (never answers). Real providers leave it honest.
