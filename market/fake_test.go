@@ -84,7 +84,13 @@ func testParams() contracts.Params {
 // funds each client (10,000 CIRO) and stakes each validator (1,000 CIRO with a consensus key).
 func newFakeChain(t testing.TB, interval time.Duration, providers, clients, validators []string) *fakeChain {
 	t.Helper()
-	g := &contracts.Genesis{Params: testParams()}
+	return newFakeChainParams(t, interval, testParams(), providers, clients, validators)
+}
+
+// newFakeChainParams is newFakeChain with the given protocol parameters.
+func newFakeChainParams(t testing.TB, interval time.Duration, params contracts.Params, providers, clients, validators []string) *fakeChain {
+	t.Helper()
+	g := &contracts.Genesis{Params: params}
 	for _, n := range validators {
 		cons := sha256.Sum256([]byte("cons/" + n))
 		g.Stakers = append(g.Stakers, contracts.GenesisStaker{Address: addrOf(testKey(n)), Roles: contracts.RoleValidator,

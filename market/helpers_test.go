@@ -105,12 +105,18 @@ type testNet struct {
 
 func newNet(t *testing.T, providers, clients, validators []string) *testNet {
 	t.Helper()
+	return newNetParams(t, testParams(), providers, clients, validators)
+}
+
+// newNetParams is newNet over a chain with the given protocol parameters.
+func newNetParams(t *testing.T, params contracts.Params, providers, clients, validators []string) *testNet {
+	t.Helper()
 	store, err := content.Open(context.Background(), content.Options{Dir: t.TempDir(), Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { store.Close() })
-	return &testNet{t: t, chain: newFakeChain(t, 10*time.Millisecond, providers, clients, validators), store: store}
+	return &testNet{t: t, chain: newFakeChainParams(t, 10*time.Millisecond, params, providers, clients, validators), store: store}
 }
 
 // providerOpts are a CPU provider's options with a flat ask.

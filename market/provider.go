@@ -91,6 +91,11 @@ type ProviderOptions struct {
 	WorkDir string
 	// WithdrawThreshold: earnings above it are withdrawn to the balance. Nil never withdraws.
 	WithdrawThreshold *uint256.Int
+	// AutoRestake bonds each withdrawal again: once a withdrawal commits, the amount withdrawn
+	// is staked with the provider role (a Stake tx), so that earnings grow the provider's
+	// stake, and with it its tier and its share of epoch rewards. The Stake tx's fee comes from
+	// the rest of the balance. A restake that fails leaves the amount in the balance.
+	AutoRestake bool
 	// PollInterval is how often assignments are caught up by query, in case events were lost.
 	// Zero means DefaultPollInterval.
 	PollInterval time.Duration
@@ -635,7 +640,8 @@ func (p *Provider) perturb(ctx context.Context, id uint64, outputDir string) (ci
 	return p.o.Content.AddFile(ctx, dir, content.AddOptions{Pin: content.PinResult, Name: fmt.Sprintf("job-%d perturbed", id)})
 }
 
-// maybeWithdraw withdraws all earnings once they pass the threshold.
+// maybeWithdraw withdraws the earnings once they pass the threshold and, with AutoRestake,
+// stakes them again.
 func (p *Provider) maybeWithdraw(ctx context.Context) {
 	if p.o.WithdrawThreshold == nil || !p.withdrawMu.TryLock() {
 		return
@@ -645,13 +651,32 @@ func (p *Provider) maybeWithdraw(ctx context.Context) {
 	if err != nil || rec == nil || rec.Earnings == nil || !rec.Earnings.Gt(p.o.WithdrawThreshold) {
 		return
 	}
-	if _, err := p.o.Chain.Send(ctx, &contracts.Withdraw{Amount: new(uint256.Int)}); err != nil {
+	// The amount read is withdrawn, not "everything" (a zero amount): earnings settled since
+	// the read wait for the next withdrawal, and the amount that left the earnings is known
+	// exactly, for the restake, on every chain view, including those that return no tx events.
+	amount := rec.Earnings.Clone()
+	if _, err := p.o.Chain.Send(ctx, &contracts.Withdraw{Amount: amount}); err != nil {
 		if ctx.Err() == nil {
 			p.log.Warn("withdraw failed", "err", err)
 		}
 		return
 	}
-	p.log.Info("earnings withdrawn", "amount", rec.Earnings.Dec())
+	p.log.Info("earnings withdrawn", "amount", amount.Dec())
+	if p.o.AutoRestake {
+		p.restake(ctx, amount)
+	}
+}
+
+// restake bonds amount with the provider role.
+func (p *Provider) restake(ctx context.Context, amount *uint256.Int) {
+	// No moniker: the staker record keeps the one it has.
+	if _, err := p.o.Chain.Send(ctx, &contracts.Stake{Amount: amount, Roles: contracts.RoleProvider}); err != nil {
+		if ctx.Err() == nil {
+			p.log.Warn("restaking withdrawn earnings failed; they stay in the balance", "amount", amount.Dec(), "err", err)
+		}
+		return
+	}
+	p.log.Info("withdrawn earnings restaked", "amount", amount.Dec())
 }
 
 // backoff doubles from 100 ms to 5 s.

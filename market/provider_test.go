@@ -177,3 +177,64 @@ func TestProviderWaitsOutALaggingView(t *testing.T) {
 		t.Fatalf("the provider read job %d %d times; the view hid it for %d", id, view.reads[id], view.hide)
 	}
 }
+
+// TestAutoRestake: with AutoRestake the provider's stake grows by exactly what it withdrew;
+// without, it stays as it was. Inflation is off so that epoch rewards do not move the stake.
+func TestAutoRestake(t *testing.T) {
+	params := testParams()
+	params.InflationPerEpoch = new(uint256.Int)
+	for _, on := range []bool{false, true} {
+		t.Run(map[bool]string{false: "off", true: "on"}[on], func(t *testing.T) {
+			n := newNetParams(t, params, []string{"p1"}, []string{"alice"}, []string{"v1"})
+			o := n.providerOpts("p1", Honest, 2)
+			o.WithdrawThreshold = new(uint256.Int) // withdraw whatever is earned
+			o.AutoRestake = on
+			p, _ := n.startProvider(o)
+			eventually(t, "registration", func() bool { return n.providerRec("p1") != nil })
+			before := n.staker("p1").Tokens.Clone()
+
+			c := n.client("alice")
+			if j := n.waitJob(c, n.submit(c, wasmJob(t, contracts.VerifyNone, 5))); j.Status != contracts.JobCompleted {
+				t.Fatalf("job %s", fingerprint(j))
+			}
+			var withdrawn *uint256.Int
+			eventually(t, "withdrawal", func() bool {
+				for _, d := range n.chain.delivered(p.Address(), contracts.TxWithdraw) {
+					if d.err == nil {
+						withdrawn = d.msg.(*contracts.Withdraw).Amount
+						return true
+					}
+				}
+				return false
+			})
+			if withdrawn.IsZero() {
+				t.Fatal("withdrew nothing")
+			}
+			if on {
+				eventually(t, "restake", func() bool { return len(n.chain.delivered(p.Address(), contracts.TxStake)) > 0 })
+				stakes := n.chain.delivered(p.Address(), contracts.TxStake)
+				if st := stakes[0]; st.err != nil || !st.msg.(*contracts.Stake).Amount.Eq(withdrawn) ||
+					st.msg.(*contracts.Stake).Roles != contracts.RoleProvider {
+					t.Fatalf("restake tx %+v (err %v), want %s with the provider role", st.msg, st.err, withdrawn.Dec())
+				}
+			} else {
+				// A restake would be sent as soon as the withdrawal returned: give it blocks.
+				time.Sleep(300 * time.Millisecond)
+				if stakes := n.chain.delivered(p.Address(), contracts.TxStake); len(stakes) != 0 {
+					t.Fatalf("auto_restake off sent %d Stake txs", len(stakes))
+				}
+			}
+			want := before.Clone()
+			if on {
+				want.Add(want, withdrawn)
+			}
+			if got := n.staker("p1").Tokens; !got.Eq(want) {
+				t.Fatalf("stake %s after withdrawing %s, want %s (was %s)", contracts.FormatCIRO(got), contracts.FormatCIRO(withdrawn),
+					contracts.FormatCIRO(want), contracts.FormatCIRO(before))
+			}
+			if rec := n.providerRec("p1"); !rec.Earnings.IsZero() {
+				t.Fatalf("earnings %s left after the withdrawal", rec.Earnings.Dec())
+			}
+		})
+	}
+}

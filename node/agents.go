@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strconv"
 	"time"
 
 	"github.com/holiman/uint256"
@@ -56,8 +57,9 @@ func (n *Node) env() *agentEnv {
 }
 
 // executors builds the executors this machine can offer: WASM and the model runtime always,
-// Docker when the engine answers.
-func (n *agentEnv) executors(ctx context.Context) (map[compute.ExecutorKind]compute.Executor, error) {
+// Docker when the engine answers, with the images of [provider] docker_images. gpuIDs, when
+// set, are the only GPUs Docker hands to CUDA jobs (see dockerGPUIDs).
+func (n *agentEnv) executors(ctx context.Context, gpuIDs []string) (map[compute.ExecutorKind]compute.Executor, error) {
 	scratch := filepath.Join(AgentsPath(n.home), "results")
 	if err := os.MkdirAll(scratch, 0o700); err != nil {
 		return nil, err
@@ -71,9 +73,14 @@ func (n *agentEnv) executors(ctx context.Context) (map[compute.ExecutorKind]comp
 		compute.ExecWASM:  n.metered(compute.ExecWASM, wasmExec),
 		compute.ExecModel: n.metered(compute.ExecModel, model.NewExecutor(model.Options{Logger: n.log.With("module", "model"), ResultRoot: scratch})),
 	}
+	images, err := n.cfg.Provider.Images()
+	if err != nil {
+		return nil, fmt.Errorf("config [provider]: %w", err)
+	}
 	pingCtx, cancel := context.WithTimeout(ctx, 3*time.Second)
 	defer cancel()
-	if d, err := docker.New(pingCtx, docker.Options{Logger: n.log.With("module", "docker"), ResultRoot: scratch}); err == nil {
+	if d, err := docker.New(pingCtx, docker.Options{Logger: n.log.With("module", "docker"), ResultRoot: scratch,
+		Images: images, GPUDeviceIDs: gpuIDs}); err == nil {
 		ex[compute.ExecDocker] = n.metered(compute.ExecDocker, d)
 	} else {
 		n.log.Info("docker executor off", "reason", err)
@@ -93,7 +100,15 @@ func (n *Node) startAgents() error {
 		return fmt.Errorf("the market agents sign with the node's account key: %w", err)
 	}
 	env := n.env()
-	execs, err := env.executors(n.ctx)
+	// The hardware is read before the executors are built, since Docker must know which GPUs
+	// the provider offers; a gpu_ids naming a missing GPU fails the node's start.
+	var rep hw.Report
+	if cfg.Provider.Enabled {
+		if rep, err = env.providerHardware(n.ctx); err != nil {
+			return err
+		}
+	}
+	execs, err := env.executors(n.ctx, dockerGPUIDs(rep))
 	if err != nil {
 		return err
 	}
@@ -101,7 +116,7 @@ func (n *Node) startAgents() error {
 	if cfg.Provider.Enabled {
 		chain := NewChainClient(rpc, key, "provider")
 		n.goTask(func(ctx context.Context) {
-			if err := env.runProvider(ctx, chain, execs); err != nil && ctx.Err() == nil {
+			if err := env.runProvider(ctx, chain, execs, rep); err != nil && ctx.Err() == nil {
 				n.log.Error("provider agent stopped", "err", err)
 			}
 		})
@@ -127,9 +142,45 @@ func (n *Node) startAgents() error {
 	return nil
 }
 
+// providerHardware detects this machine's hardware and keeps only the GPUs [provider] gpu_ids
+// names (every GPU when it is empty): the profile declared on chain, the advert and the
+// capability flags then describe those GPUs alone. A listed GPU that is not present is an
+// error rather than left out, so that the provider never offers less than configured unnoticed.
+func (n *agentEnv) providerHardware(ctx context.Context) (hw.Report, error) {
+	rep, err := hw.Detect(ctx, hw.Options{Logger: n.log.With("module", "hw")})
+	if err != nil {
+		return hw.Report{}, err
+	}
+	return offeredGPUs(rep, n.cfg.Provider.GPUIDs)
+}
+
+// offeredGPUs restricts a detected report to the GPUs of gpu_ids. On error it returns rep as
+// detected, for check-hardware to show what is there.
+func offeredGPUs(rep hw.Report, ids []int) (hw.Report, error) {
+	sel, err := rep.OnlyGPUs(ids)
+	if err != nil {
+		return rep, fmt.Errorf("config [provider] gpu_ids = %v: %w", ids, err)
+	}
+	return sel, nil
+}
+
+// dockerGPUIDs names the GPUs of a gpu_ids-restricted report as Docker's device IDs (NVML
+// indices, which the NVIDIA container runtime takes); nil when every GPU is offered, leaving
+// the engine free to pick any.
+func dockerGPUIDs(rep hw.Report) []string {
+	if rep.GPUIDs == nil {
+		return nil
+	}
+	ids := make([]string, len(rep.Devices))
+	for i, d := range rep.Devices {
+		ids[i] = strconv.Itoa(d.Index)
+	}
+	return ids
+}
+
 // runProvider bonds the configured provider stake if the account has less, then runs the
-// provider agent until ctx ends.
-func (n *agentEnv) runProvider(ctx context.Context, chain providerChain, execs map[compute.ExecutorKind]compute.Executor) error {
+// provider agent on the hardware rep (providerHardware) until ctx ends.
+func (n *agentEnv) runProvider(ctx context.Context, chain providerChain, execs map[compute.ExecutorKind]compute.Executor, rep hw.Report) error {
 	cfg := n.cfg.Provider
 	if err := waitChainHeight(ctx, chain, 1); err != nil {
 		return err
@@ -139,10 +190,6 @@ func (n *agentEnv) runProvider(ctx context.Context, chain providerChain, execs m
 	if err := n.ensureProviderStake(ctx, chain, want); err != nil {
 		return fmt.Errorf("provider stake: %w", err)
 	}
-	rep, err := hw.Detect(ctx, hw.Options{Logger: n.log.With("module", "hw")})
-	if err != nil {
-		return err
-	}
 	behaviour, err := market.ParseBehaviour(cfg.Behaviour)
 	if err != nil {
 		return err
@@ -151,11 +198,15 @@ func (n *agentEnv) runProvider(ctx context.Context, chain providerChain, execs m
 	if len(rep.Devices) > 0 {
 		gpuModel = rep.Devices[0].Name
 	}
+	frameworks, err := n.declaredFrameworks(execs)
+	if err != nil {
+		return err
+	}
 	p, err := market.NewProvider(market.ProviderOptions{
 		Chain:             chain,
 		Content:           n.content,
 		Executors:         execs,
-		Profile:           rep.Profile(frameworksOf(cfg.Frameworks)),
+		Profile:           rep.Profile(frameworksOf(frameworks)),
 		GPUModel:          gpuModel,
 		Region:            cfg.Region,
 		Capacity:          uint32(cfg.MaxConcurrentJobs),
@@ -163,6 +214,7 @@ func (n *agentEnv) runProvider(ctx context.Context, chain providerChain, execs m
 		JournalPath:       filepath.Join(AgentsPath(n.home), "provider-journal"),
 		WorkDir:           filepath.Join(AgentsPath(n.home), "work"),
 		WithdrawThreshold: new(uint256.Int).Mul(floor, uint256.NewInt(20)),
+		AutoRestake:       cfg.AutoRestake,
 		Behaviour:         behaviour,
 		Logger:            n.log.With("module", "provider"),
 	})
@@ -172,7 +224,7 @@ func (n *agentEnv) runProvider(ctx context.Context, chain providerChain, execs m
 	if n.onProvider != nil {
 		n.onProvider(p)
 	}
-	n.advertise(chain.Address(), rep, gpuModel, p)
+	n.advertise(chain.Address(), rep, gpuModel, frameworks, p)
 	n.log.Info("provider agent running", "account", chain.Address(), "behaviour", behaviour, "capacity", cfg.MaxConcurrentJobs)
 	return p.Run(ctx)
 }
@@ -215,6 +267,26 @@ func (n *agentEnv) ensureProviderStake(ctx context.Context, chain providerChain,
 	return err
 }
 
+// declaredFrameworks are the frameworks the provider declares on chain and in its advert:
+// [provider] frameworks, wasi and ciro-onnx-int (the market agent declares those two for its
+// WASM and model executors in any case), and those docker_images maps to an image while the
+// Docker executor runs. Without the engine the mapped ones are left out, so that the provider
+// never wins a job it would have to run in a container it cannot start.
+func (n *agentEnv) declaredFrameworks(execs map[compute.ExecutorKind]compute.Executor) ([]string, error) {
+	cfg := n.cfg.Provider
+	if _, ok := execs[compute.ExecDocker]; !ok {
+		if len(cfg.DockerImages) > 0 {
+			n.log.Warn("the Docker executor is off: the frameworks of [provider] docker_images are not declared")
+		}
+		return cfg.declaredFrameworks(nil), nil
+	}
+	images, err := cfg.Images()
+	if err != nil {
+		return nil, fmt.Errorf("config [provider]: %w", err)
+	}
+	return cfg.declaredFrameworks(images), nil
+}
+
 func frameworksOf(names []string) []compute.Framework {
 	out := make([]compute.Framework, len(names))
 	for i, n := range names {
@@ -225,7 +297,7 @@ func frameworksOf(names []string) []compute.Framework {
 
 // advertise publishes the provider's signed advert on the providers topic every advert
 // interval: hardware, frameworks, standing asks and region, for peers' provider tables.
-func (n *agentEnv) advertise(account contracts.Address, rep hw.Report, gpuModel string, p *market.Provider) {
+func (n *agentEnv) advertise(account contracts.Address, rep hw.Report, gpuModel string, frameworks []string, p *market.Provider) {
 	cfg := n.cfg.Provider
 	vram := uint64(0)
 	for i, d := range rep.Devices {
@@ -248,7 +320,7 @@ func (n *agentEnv) advertise(account contracts.Address, rep hw.Report, gpuModel 
 			VRAMMiB:    uint32(vram >> 20),
 			CPUCores:   uint16(rep.CPUCores),
 			RAMMiB:     uint32(rep.RAMBytes >> 20),
-			Frameworks: cfg.Frameworks,
+			Frameworks: frameworks,
 			Prices:     prices,
 			Region:     cfg.Region,
 		}

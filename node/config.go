@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -15,6 +16,8 @@ import (
 	"github.com/BurntSushi/toml"
 	ma "github.com/multiformats/go-multiaddr"
 
+	"github.com/ciro-network/ciro-node/compute"
+	"github.com/ciro-network/ciro-node/compute/docker"
 	"github.com/ciro-network/ciro-node/contracts"
 )
 
@@ -86,16 +89,30 @@ type ProviderConfig struct {
 	// Region is declared in adverts and on chain.
 	Region string `toml:"region"`
 	// Frameworks are declared on chain and matched against jobs' requirements: "wasi" (WASM),
-	// "ciro-onnx-int" (the integer model runtime), and any framework mapped to a Docker image.
+	// "ciro-onnx-int" (the integer model runtime), and frameworks whose Docker jobs bring their
+	// own image. Frameworks mapped in docker_images are declared too and need not be listed.
 	Frameworks []string `toml:"frameworks"`
-	// GPUIDs restricts the GPUs offered (empty: all).
+	// DockerImages map frameworks to container images, as "framework=image" entries such as
+	// "PyTorch=registry.example/pytorch@sha256:<64 hex>": a Docker job that names a framework
+	// and no image runs the framework's image. Images are named by digest ("sha256:<64 hex>" or
+	// "name@sha256:<64 hex>") and never pulled, so load them on this machine first. While the
+	// Docker engine answers, every framework mapped here is declared as if listed in frameworks.
+	DockerImages []string `toml:"docker_images"`
+	// GPUIDs restricts the GPUs offered to these NVML device indices, as `provider
+	// check-hardware` lists them (empty: all). Only they count in the profile declared on chain,
+	// the advert, the capability flags and the earnings estimate, and Docker gives CUDA jobs only
+	// them. An index that is not present stops the provider's start.
 	GPUIDs []int `toml:"gpu_ids"`
-	// ZKMLEnabled offers zk proving jobs once proofs land.
+	// ZKMLEnabled must stay false: zk proving jobs are not supported by this version of
+	// ciro-node (the chain refuses zk-verified jobs as not_supported), and true is refused at
+	// load. The key is kept so that configurations naming it stay valid.
 	ZKMLEnabled bool `toml:"zkml_enabled"`
-	// AutoRestake bonds withdrawn earnings again.
+	// AutoRestake bonds withdrawn earnings again: each time the provider agent withdraws its
+	// earnings (once they pass 20 × floor_price), it then stakes the amount withdrawn with the
+	// provider role, growing its stake and tier. The Stake tx's fee comes from the rest of the
+	// balance; a restake that fails leaves the amount there. Withdrawals through the API
+	// (POST /wallet/withdraw) are not restaked.
 	AutoRestake bool `toml:"auto_restake"`
-	// CommissionBps is the share of delegators' rewards the provider keeps.
-	CommissionBps int `toml:"commission_bps"`
 	// Behaviour is for test networks only: honest, wrong-result (returns wrong results) or silent
 	// (never answers). Real providers leave it honest.
 	Behaviour string `toml:"behaviour"`
@@ -189,7 +206,7 @@ func DefaultConfig() Config {
 		P2P:     P2PConfig{Listen: []string{"/ip4/0.0.0.0/tcp/4001", "/ip4/0.0.0.0/udp/4001/quic-v1"}},
 		Storage: StorageConfig{MaxImportMiB: 16 << 10, MaxFetchMiB: 16 << 10, FetchTimeout: Duration{30 * time.Second}},
 		Provider: ProviderConfig{MaxConcurrentJobs: 2, Stake: "1000ciro", FloorPrice: "0.05ciro", Region: "unknown",
-			Frameworks: []string{"wasi", "ciro-onnx-int"}, Behaviour: "honest", CommissionBps: 1000},
+			Frameworks: []string{"wasi", "ciro-onnx-int"}, Behaviour: "honest"},
 		Verifier: VerifierConfig{SampleBps: 1000},
 		API:      APIConfig{Listen: "127.0.0.1:8080"},
 		Light: LightConfig{TrustPeriod: Duration{16 * time.Hour}, MaxClockDrift: Duration{10 * time.Second},
@@ -353,8 +370,27 @@ func (c StorageConfig) Validate() error {
 	return nil
 }
 
-// Validate checks the provider section.
+// Validate checks the provider section. zkml_enabled, docker_images and gpu_ids are checked
+// whether or not the provider is enabled: the verifier's Docker executor uses docker_images
+// too, and a configuration promising zk proving or naming impossible GPUs is never accepted.
+// Whether the GPUs of gpu_ids are present is checked at the provider's start, against the
+// hardware.
 func (c ProviderConfig) Validate() error {
+	if c.ZKMLEnabled {
+		return errors.New("zk proving jobs are not supported by this version of ciro-node; set [provider] zkml_enabled = false")
+	}
+	images, err := c.Images()
+	if err != nil {
+		return err
+	}
+	for i, id := range c.GPUIDs {
+		if id < 0 {
+			return fmt.Errorf("gpu_ids: %d is not a GPU index; NVML indices start at 0 (see `ciro-node provider check-hardware`)", id)
+		}
+		if slices.Contains(c.GPUIDs[:i], id) {
+			return fmt.Errorf("gpu_ids: GPU %d is listed twice", id)
+		}
+	}
 	if !c.Enabled {
 		return nil
 	}
@@ -371,10 +407,63 @@ func (c ProviderConfig) Validate() error {
 	default:
 		return fmt.Errorf("behaviour %q: want honest, wrong-result or silent", c.Behaviour)
 	}
-	if c.CommissionBps < 0 || c.CommissionBps > 10_000 {
-		return fmt.Errorf("commission_bps must be within 0..10000")
+	// The chain refuses a provider offer with more frameworks, or a longer name, than it
+	// stores; the agent would otherwise drop the excess from its offer without a word.
+	declared := c.declaredFrameworks(images)
+	if len(declared) > maxDeclaredFrameworks {
+		return fmt.Errorf("frameworks and docker_images declare %d frameworks (%s, with wasi and ciro-onnx-int always); the chain keeps at most %d",
+			len(declared), strings.Join(declared, ", "), maxDeclaredFrameworks)
+	}
+	for _, f := range declared {
+		if len(f) > maxFrameworkNameLen {
+			return fmt.Errorf("framework %q is longer than the %d bytes the chain keeps", f, maxFrameworkNameLen)
+		}
 	}
 	return nil
+}
+
+// The chain's limits on a provider's declared frameworks (contracts' maxFrameworks and
+// maxFrameworkLen).
+const (
+	maxDeclaredFrameworks = 8
+	maxFrameworkNameLen   = 32
+)
+
+// Images parses docker_images into the Docker executor's framework-to-image map, with the
+// executor's own rule that images are named by digest. wasi and ciro-onnx-int cannot be
+// mapped: they run on the WASM executor and the model runtime, never in a container.
+func (c ProviderConfig) Images() (map[compute.Framework]string, error) {
+	images := map[compute.Framework]string{}
+	for _, e := range c.DockerImages {
+		name, ref, ok := strings.Cut(e, "=")
+		fw, ref := compute.Framework(strings.TrimSpace(name)), strings.TrimSpace(ref)
+		switch {
+		case !ok || fw == "" || ref == "":
+			return nil, fmt.Errorf("docker_images: %q is not framework=image", e)
+		case fw == compute.WASI || fw == compute.CiroONNXInt:
+			return nil, fmt.Errorf("docker_images: %s jobs never run in Docker, so %s cannot be mapped to an image", fw, fw)
+		}
+		if _, dup := images[fw]; dup {
+			return nil, fmt.Errorf("docker_images: framework %q is mapped twice", fw)
+		}
+		images[fw] = ref
+	}
+	if err := docker.ValidateImages(images); err != nil {
+		return nil, fmt.Errorf("docker_images: %w; name the image by digest, sha256:<64 hex> or name@sha256:<64 hex>", err)
+	}
+	return images, nil
+}
+
+// declaredFrameworks are the frameworks the provider declares: frameworks, wasi and
+// ciro-onnx-int (which the WASM and model executors always provide) and the frameworks mapped
+// in images (nil when the Docker executor is off), sorted, each once.
+func (c ProviderConfig) declaredFrameworks(images map[compute.Framework]string) []string {
+	out := append([]string{string(compute.WASI), string(compute.CiroONNXInt)}, c.Frameworks...)
+	for fw := range images {
+		out = append(out, string(fw))
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
 }
 
 // Validate checks the verifier section.

@@ -66,3 +66,22 @@ func TestLightConfig(t *testing.T) {
 		t.Fatalf("a trusted header: %v", err)
 	}
 }
+
+func TestZKMLRefused(t *testing.T) {
+	c := DefaultConfig()
+	c.Provider.ZKMLEnabled = true
+	err := c.Validate()
+	if err == nil || !strings.Contains(err.Error(), "zk proving jobs are not supported by this version of ciro-node; set [provider] zkml_enabled = false") {
+		t.Fatalf("zkml_enabled = true: got %v, want the not-supported sentence", err)
+	}
+	if err := ApplyEnv(&c, []string{"CIRO_PROVIDER_ZKML_ENABLED=false"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Validate(); err != nil {
+		t.Fatalf("zkml_enabled = false: %v", err)
+	}
+	// The commission key is gone: naming it in the environment is a typo like any other.
+	if err := ApplyEnv(&c, []string{"CIRO_PROVIDER_COMMISSION_BPS=500"}); err == nil {
+		t.Fatal("CIRO_PROVIDER_COMMISSION_BPS accepted")
+	}
+}

@@ -307,13 +307,17 @@ func (lp *LightPeer) startAgents() error {
 		return fmt.Errorf("light peer: the provider agent signs with the node's account key: %w", err)
 	}
 	env := &agentEnv{home: lp.opts.Home, cfg: cfg, log: lp.log, content: lp.content, host: lp.host}
-	execs, err := env.executors(lp.ctx)
+	rep, err := env.providerHardware(lp.ctx)
+	if err != nil {
+		return fmt.Errorf("light peer: %w", err)
+	}
+	execs, err := env.executors(lp.ctx, dockerGPUIDs(rep))
 	if err != nil {
 		return fmt.Errorf("light peer: executors: %w", err)
 	}
 	chain := NewLightChain(lp, key)
 	lp.goTask(func(ctx context.Context) {
-		if err := env.runProvider(ctx, chain, execs); err != nil && ctx.Err() == nil {
+		if err := env.runProvider(ctx, chain, execs, rep); err != nil && ctx.Err() == nil {
 			lp.log.Error("provider agent stopped", "err", err)
 		}
 	})

@@ -1,11 +1,13 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"io"
 
 	"github.com/spf13/cobra"
 
+	"github.com/ciro-network/ciro-node/compute/hw"
 	"github.com/ciro-network/ciro-node/node"
 )
 
@@ -19,10 +21,14 @@ func newProviderCmd() *cobra.Command {
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			rep, err := node.CheckHardware(cmd.Context(), flags.home, from)
-			if err != nil {
+			// A gpu_ids naming a missing GPU still shows the GPUs there are, then fails.
+			if err != nil && !errors.Is(err, hw.ErrGPUNotPresent) {
 				return err
 			}
-			return printOut(cmd.OutOrStdout(), rep, func(w io.Writer) { io.WriteString(w, rep.Text()) })
+			if perr := printOut(cmd.OutOrStdout(), rep, func(w io.Writer) { io.WriteString(w, rep.Text()) }); perr != nil {
+				return perr
+			}
+			return err
 		},
 	})
 

@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -42,6 +43,10 @@ type Options struct {
 	Network string
 	// GPUDriver is the DeviceRequest driver for CUDA jobs. Empty means "nvidia".
 	GPUDriver string
+	// GPUDeviceIDs are the GPUs CUDA jobs may use, as the driver names them (NVML indices such
+	// as "0", or GPU UUIDs). When set, a job wanting n GPUs gets the first n of them by ID, so
+	// that it never runs on a GPU the provider does not offer; empty lets the engine pick any n.
+	GPUDeviceIDs []string
 	// Labels are added to every container (tests use them to find leftovers).
 	Labels map[string]string
 	// TmpBytes sizes the writable tmpfs at /tmp. Zero means 64 MiB.
@@ -211,9 +216,12 @@ func (e *Executor) run(ctx context.Context, job compute.Job, in compute.Inputs, 
 		},
 	}
 	if job.Requirements.Flags.Has(compute.CapCUDA) {
-		n := max(job.Requirements.GPUCount, 1)
-		*gpus = n
-		hc.DeviceRequests = []container.DeviceRequest{{Driver: e.opts.GPUDriver, Count: n, Capabilities: [][]string{{"gpu"}}}}
+		req, err := gpuRequest(e.opts.GPUDriver, e.opts.GPUDeviceIDs, job.Requirements.GPUCount)
+		if err != nil {
+			return err
+		}
+		*gpus = max(req.Count, len(req.DeviceIDs))
+		hc.DeviceRequests = []container.DeviceRequest{req}
 	}
 	cfg := &container.Config{
 		Image:           imageID,
@@ -302,6 +310,24 @@ func (e *Executor) run(ctx context.Context, job compute.Job, in compute.Inputs, 
 		return fmt.Errorf("%w: exit status %d", compute.ErrNonZeroExit, res.ExitCode)
 	}
 	return nil
+}
+
+// gpuRequest is the device request of a CUDA job asking for want GPUs (at least one). With
+// allowed GPUs it names the first want of them by ID, and a job wanting more GPUs than are
+// allowed is refused before any container exists; without, it asks the engine for a count.
+func gpuRequest(driver string, allowed []string, want int) (container.DeviceRequest, error) {
+	n := max(want, 1)
+	req := container.DeviceRequest{Driver: driver, Capabilities: [][]string{{"gpu"}}}
+	if len(allowed) == 0 {
+		req.Count = n
+		return req, nil
+	}
+	if n > len(allowed) {
+		return container.DeviceRequest{}, fmt.Errorf("%w: the job needs %d GPU(s) and this provider offers %d (%s)",
+			compute.ErrRequirementsUnmet, n, len(allowed), strings.Join(allowed, ", "))
+	}
+	req.DeviceIDs = slices.Clone(allowed[:n])
+	return req, nil
 }
 
 // sample follows the container's stats stream until ctx ends or the stream does, and returns

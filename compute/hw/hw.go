@@ -66,6 +66,12 @@ type Report struct {
 	RAMBytes   uint64               `json:"ram_bytes"`
 	Tier       string               `json:"tier"`
 	Earnings   Earnings             `json:"earnings"`
+
+	// GPUIDs are the NVML indices the offer is restricted to ([provider] gpu_ids, applied by
+	// OnlyGPUs), and DetectedGPUs how many GPUs were detected before; nil and 0 when every
+	// detected GPU is offered.
+	GPUIDs       []int `json:"gpu_ids,omitempty"`
+	DetectedGPUs int   `json:"detected_gpus,omitempty"`
 }
 
 // Profile is the report as the requirement check of compute.Profile sees it.
@@ -207,18 +213,22 @@ func memTotal(path string) uint64 {
 func (r Report) Text() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "Hardware\n")
-	if r.CPUOnly {
+	switch {
+	case r.CPUOnly:
 		fmt.Fprintf(&b, "  GPUs: none (%s)\n", r.Message)
-	} else {
+	case r.GPUIDs != nil:
+		fmt.Fprintf(&b, "  GPUs: %d offered of %d detected ([provider] gpu_ids = %v; driver %s)\n",
+			len(r.Devices), r.DetectedGPUs, r.GPUIDs, r.Driver)
+	default:
 		fmt.Fprintf(&b, "  GPUs: %d (driver %s)\n", len(r.Devices), r.Driver)
-		for _, d := range r.Devices {
-			class := d.Class
-			if class == "" {
-				class = "no SPEC class"
-			}
-			fmt.Fprintf(&b, "    [%d] %s, %d MiB, compute %d.%d, NVLink links %d, MIG %t, %d °C, %d%% busy (%s)\n",
-				d.Index, d.Name, d.MemoryBytes>>20, d.CCMajor, d.CCMinor, d.NVLinks, d.MIGEnabled, d.TemperatureC, d.UtilPercent, class)
+	}
+	for _, d := range r.Devices {
+		class := d.Class
+		if class == "" {
+			class = "no SPEC class"
 		}
+		fmt.Fprintf(&b, "    [%d] %s, %d MiB, compute %d.%d, NVLink links %d, MIG %t, %d °C, %d%% busy (%s)\n",
+			d.Index, d.Name, d.MemoryBytes>>20, d.CCMajor, d.CCMinor, d.NVLinks, d.MIGEnabled, d.TemperatureC, d.UtilPercent, class)
 	}
 	fmt.Fprintf(&b, "  CPU cores: %d\n  RAM: %d MiB\n", r.CPUCores, r.RAMBytes>>20)
 	fmt.Fprintf(&b, "Capability flags\n")
