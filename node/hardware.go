@@ -10,6 +10,10 @@ import (
 	"github.com/ciro-network/ciro-node/contracts"
 )
 
+// ErrGPUNotPresent is wrapped by CheckHardware's error when [provider] gpu_ids names a GPU this
+// machine does not have.
+var ErrGPUNotPresent = hw.ErrGPUNotPresent
+
 // CheckHardware detects this machine's hardware for `provider check-hardware`, as the provider
 // agent would offer it: when the config of home sets [provider] gpu_ids, only those GPUs count
 // in the report, its flags and its earnings estimate. When the node of home is reachable and
@@ -17,7 +21,7 @@ import (
 // tier is left unknown.
 //
 // A gpu_ids naming a GPU that is not present returns the report as detected, with every GPU,
-// together with an error wrapping hw.ErrGPUNotPresent, so that the caller can show both. A home
+// together with an error wrapping ErrGPUNotPresent, so that the caller can show both. A home
 // without a config yet is read as offering every GPU; an invalid config is an error.
 func CheckHardware(ctx context.Context, home, from string) (hw.Report, error) {
 	cfg, err := LoadConfig(home)

@@ -7,7 +7,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/ciro-network/ciro-node/compute/hw"
 	"github.com/ciro-network/ciro-node/node"
 )
 
@@ -22,7 +21,7 @@ func newProviderCmd() *cobra.Command {
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			rep, err := node.CheckHardware(cmd.Context(), flags.home, from)
 			// A gpu_ids naming a missing GPU still shows the GPUs there are, then fails.
-			if err != nil && !errors.Is(err, hw.ErrGPUNotPresent) {
+			if err != nil && !errors.Is(err, node.ErrGPUNotPresent) {
 				return err
 			}
 			if perr := printOut(cmd.OutOrStdout(), rep, func(w io.Writer) { io.WriteString(w, rep.Text()) }); perr != nil {
