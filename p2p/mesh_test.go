@@ -71,10 +71,13 @@ func runMesh(t *testing.T, n int) {
 		}
 	})
 
+	// Readiness: every peer knows several subscribers of every topic, so that a message reaches
+	// it by more than one path while the meshes are still being grafted.
+	known := min(n-1, 3)
 	for _, p := range peers {
 		eventually(t, 20*time.Second, "topic meshes", func() bool {
 			for _, topic := range AllTopics {
-				if len(p.TopicPeers(topic)) == 0 {
+				if len(p.TopicPeers(topic)) < known {
 					return false
 				}
 			}
@@ -95,10 +98,15 @@ func runMesh(t *testing.T, n int) {
 		if err := peers[3].PublishOrder(ctx, &order, po); err != nil {
 			t.Fatal(err)
 		}
-		eventually(t, 10*time.Second, "delivery to all peers", func() bool {
-			for _, p := range peers {
-				if !p.sink.has("tx-from-full-1") || !p.orders.has(order.OrderID) {
-					return false
+		// missing names, for each peer, the messages it has not received yet.
+		missing := func() []string {
+			var out []string
+			for i, p := range peers {
+				if !p.sink.has("tx-from-full-1") {
+					out = append(out, fmt.Sprintf("peer %d: tx", i))
+				}
+				if !p.orders.has(order.OrderID) {
+					out = append(out, fmt.Sprintf("peer %d: order", i))
 				}
 				if p == peers[2] {
 					continue // a host does not list itself
@@ -108,11 +116,18 @@ func runMesh(t *testing.T, n int) {
 					found = found || e.Peer == peers[2].ID()
 				}
 				if !found {
-					return false
+					out = append(out, fmt.Sprintf("peer %d: advert", i))
 				}
 			}
-			return true
-		})
+			return out
+		}
+		deadline := time.Now().Add(20 * time.Second)
+		for m := missing(); len(m) > 0; m = missing() {
+			if time.Now().After(deadline) {
+				t.Fatalf("after 20 s, not delivered: %v", m)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
 	})
 
 	t.Run("tx relay from a light peer; failing TxCheck rejects", func(t *testing.T) {
