@@ -37,8 +37,8 @@ type Options struct {
 	OnBlock func(height int64, appHash []byte, txCodes []uint32)
 }
 
-// App is the Ciro ABCI 2.0 application. CometBFT calls it from several connections; a mutex
-// makes each call atomic with respect to the others.
+// App is the Ciro ABCI 2.0 application. CometBFT calls it from several connections at once; a
+// mutex makes each call atomic with respect to the others (CheckTx holds it for admission only).
 type App struct {
 	abci.BaseApplication
 
@@ -140,11 +140,20 @@ func (a *App) verifyOnce(raw []byte, tx *contracts.Tx) error {
 }
 
 // CheckTx admits a transaction to the mempool or rejects it with a stable code. A rejected
-// transaction changes nothing.
+// transaction changes nothing. Decoding and the signature check read no state, so they run
+// before the lock: with a connection-synchronised ABCI client (one mutex per connection, as
+// node.go creates it) they overlap FinalizeBlock and Commit on the consensus connection, and
+// only admission against the check state waits for them.
 func (a *App) CheckTx(_ context.Context, req *abci.CheckTxRequest) (*abci.CheckTxResponse, error) {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	err := a.checkTx(req.Tx)
+	tx, err := contracts.DecodeTx(req.Tx)
+	if err == nil {
+		err = a.verifyOnce(req.Tx, tx)
+	}
+	if err == nil {
+		a.mu.Lock()
+		err = a.admit(tx)
+		a.mu.Unlock()
+	}
 	if err != nil {
 		if contracts.IsInternal(err) {
 			a.log.Error("check tx failed", "err", err)
@@ -155,15 +164,9 @@ func (a *App) CheckTx(_ context.Context, req *abci.CheckTxRequest) (*abci.CheckT
 	return &abci.CheckTxResponse{Code: 0}, nil
 }
 
-func (a *App) checkTx(raw []byte) error {
-	tx, err := contracts.DecodeTx(raw)
-	if err != nil {
-		return err
-	}
-	if err := a.verifyOnce(raw, tx); err != nil {
-		return err
-	}
-	// Admission runs on a scratch buffer over the check state, so a rejection leaves no trace.
+// admit runs a decoded, signature-checked transaction's admission on a scratch buffer over the
+// check state, so that a rejection leaves no trace. a.mu must be held.
+func (a *App) admit(tx *contracts.Tx) error {
 	scratch := contracts.NewCache(a.check)
 	if err := contracts.NewMachine(scratch).WithParamsCache(&a.params).CheckTx(a.chainID, tx); err != nil {
 		return err

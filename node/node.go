@@ -146,7 +146,9 @@ func New(opts Options) (*Node, error) {
 		return nil, err
 	}
 	n.cmt, err = cmtnode.NewNode(context.Background(), cmt, pv, nodeKey,
-		proxy.NewLocalClientCreator(n.app),
+		// One mutex per ABCI connection rather than one for all: the app serialises its own
+		// state, and CheckTx's signature checks can then run while a block is being executed.
+		proxy.NewConnSyncLocalClientCreator(n.app),
 		cmtnode.DefaultGenesisDocProviderFunc(cmt),
 		cmtcfg.DefaultDBProvider,
 		cmtnode.DefaultMetricsProvider(cmt.Instrumentation),
