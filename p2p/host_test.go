@@ -68,8 +68,11 @@ func TestHostStartsFromIdentityPathAndCloses(t *testing.T) {
 	if !prot {
 		t.Fatal("Protect did not mark the peer protected")
 	}
-	if b.Unprotect(a.ID(), "transfer") {
-		t.Fatal("peer still protected after its only tag was released")
+	// The DHT may protect the same peer under its own tag (a routing-table member), so only the
+	// released tag is checked.
+	b.Unprotect(a.ID(), "transfer")
+	if b.cmgr.IsProtected(a.ID(), "transfer") {
+		t.Fatal("the transfer tag still protects the peer after it was released")
 	}
 	st := b.Status()
 	if st.Role != RoleLight || st.Peers != 1 || len(st.Topics) != len(AllTopics) {
