@@ -167,6 +167,10 @@ func (a *App) CheckTx(_ context.Context, req *abci.CheckTxRequest) (*abci.CheckT
 // admit runs a decoded, signature-checked transaction's admission on a scratch buffer over the
 // check state, so that a rejection leaves no trace. a.mu must be held.
 func (a *App) admit(tx *contracts.Tx) error {
+	if a.store.Version() == 0 {
+		// The check state is the last committed state, and genesis is committed with block 1.
+		return contracts.Errorf(contracts.CodeTooEarly, "the chain has not committed its first block yet; send the transaction again once it has")
+	}
 	scratch := contracts.NewCache(a.check)
 	if err := contracts.NewMachine(scratch).WithParamsCache(&a.params).CheckTx(a.chainID, tx); err != nil {
 		return err

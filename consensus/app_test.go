@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math/rand"
+	"strings"
 	"testing"
 	"time"
 
@@ -402,5 +403,22 @@ func TestCheckTxConcurrentWithBlocks(t *testing.T) {
 	}
 	if n != len(checks) {
 		t.Fatalf("%d checks answered, want %d", n, len(checks))
+	}
+}
+
+// TestCheckTxBeforeTheFirstBlock: before block 1 commits there is no committed state to admit
+// against, and CheckTx says so with too_early rather than an internal error.
+func TestCheckTxBeforeTheFirstBlock(t *testing.T) {
+	sender := newAccount(1)
+	app, _ := openApp(t, t.TempDir())
+	initChain(t, app, genesis(t, []*testAccount{sender}))
+	raw := sender.tx(&contracts.Transfer{To: newAccount(2).addr, Amount: uint256.NewInt(1)})
+	res, err := app.CheckTx(context.Background(), &abci.CheckTxRequest{Tx: raw, Type: abci.CHECK_TX_TYPE_CHECK})
+	if err != nil || res.Code != uint32(contracts.CodeTooEarly) || !strings.Contains(res.Log, "first block") {
+		t.Fatalf("before block 1: %+v, %v", res, err)
+	}
+	finalize(t, app, 1, nil)
+	if res, err := app.CheckTx(context.Background(), &abci.CheckTxRequest{Tx: raw, Type: abci.CHECK_TX_TYPE_CHECK}); err != nil || res.Code != 0 {
+		t.Fatalf("after block 1: %+v, %v", res, err)
 	}
 }
