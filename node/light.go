@@ -241,7 +241,8 @@ func (lp *LightPeer) sendSigned(ctx context.Context, sender contracts.Address, t
 			return nil, 0, err
 		}
 		wctx, cancel := context.WithTimeout(ctx, txRepublishInterval)
-		after, height, err := lp.WaitNonce(wctx, sender, tx.Nonce+1)
+		seen := lastNonce
+		after, height, err := lp.waitNonce(wctx, sender, tx.Nonce+1, &seen)
 		cancel()
 		if err == nil {
 			return after, height, nil
@@ -249,8 +250,8 @@ func (lp *LightPeer) sendSigned(ctx context.Context, sender contracts.Address, t
 		if ctx.Err() != nil || errors.Is(err, ErrUnverified) {
 			return nil, 0, fmt.Errorf("light peer: tx with nonce %d not committed: %w", tx.Nonce, errors.Join(err, ctx.Err()))
 		}
-		if acc, _, err := lp.VerifiedAccount(ctx, sender); err == nil && acc.Nonce != lastNonce {
-			lastNonce, lastMove = acc.Nonce, time.Now()
+		if seen != lastNonce {
+			lastNonce, lastMove = seen, time.Now()
 		}
 		if time.Since(lastMove) > txStallLimit {
 			return nil, 0, fmt.Errorf("%w: nonce %d of %s, the account's verified nonce stayed at %d for %s",
@@ -274,11 +275,19 @@ const (
 // WaitNonce polls verified reads until addr's nonce is at least nonce (every tx below it
 // committed) and returns the account and the height it was read at.
 func (lp *LightPeer) WaitNonce(ctx context.Context, addr contracts.Address, nonce uint64) (*contracts.Account, int64, error) {
+	return lp.waitNonce(ctx, addr, nonce, nil)
+}
+
+// waitNonce is WaitNonce; when seen is set, it also keeps there the last nonce it read.
+func (lp *LightPeer) waitNonce(ctx context.Context, addr contracts.Address, nonce uint64, seen *uint64) (*contracts.Account, int64, error) {
 	tick := time.NewTicker(200 * time.Millisecond)
 	defer tick.Stop()
 	var last error
 	for {
 		acc, h, err := lp.VerifiedAccount(ctx, addr)
+		if err == nil && seen != nil {
+			*seen = acc.Nonce
+		}
 		if err == nil && acc.Nonce >= nonce {
 			return acc, h, nil
 		}
