@@ -3,8 +3,8 @@ package node
 import (
 	"context"
 	"encoding/hex"
-	"fmt"
 	"errors"
+	"fmt"
 	"strconv"
 	"strings"
 	"time"
