@@ -101,13 +101,13 @@ func (o JobSubmitOptions) Submission() (JobSubmission, error) {
 	if o.Type == "" {
 		return s, clientErrorf(CodeInvalidArgument, "--type is required: one of the job types, e.g. DataProcessing")
 	}
-	if _, err := contracts.ParseJobType(o.Type); err != nil {
+	if _, err := api.ParseJobType(o.Type); err != nil {
 		return s, err
 	}
 	if o.MaxPrice == "" {
 		return s, clientErrorf(CodeInvalidArgument, "--max-price is required, e.g. 1ciro")
 	}
-	if _, err := contracts.ParseAmount(o.MaxPrice); err != nil {
+	if _, err := api.ParseAmount(o.MaxPrice); err != nil {
 		return s, err
 	}
 	if o.Model != "" && o.ModelCID != "" {
