@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/ciro-network/ciro-node/node"
+	"github.com/ciro-network/ciro-node/node/api"
 )
 
 // errReported marks an error already printed in the requested output format.
@@ -83,7 +84,7 @@ func printOut(w io.Writer, v any, text func(w io.Writer)) error {
 	if flags.output == "json" {
 		enc := json.NewEncoder(w)
 		enc.SetIndent("", "  ")
-		return enc.Encode(v)
+		return enc.Encode(api.EmptyList(v))
 	}
 	text(w)
 	return nil

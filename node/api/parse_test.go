@@ -1,6 +1,7 @@
 package api
 
 import (
+	"encoding/json"
 	"strings"
 	"testing"
 
@@ -53,5 +54,17 @@ func TestParseJobType(t *testing.T) {
 		if !strings.Contains(err.Error(), tp.String()) {
 			t.Errorf("the refusal %q does not list %s", err, tp)
 		}
+	}
+}
+
+func TestEmptyList(t *testing.T) {
+	var none []*contracts.Job
+	b, _ := json.Marshal(EmptyList(none))
+	if string(b) != "[]" {
+		t.Fatalf("nil slice written %s", b)
+	}
+	b, _ = json.Marshal(EmptyList(map[string]int(nil)))
+	if string(b) != "null" {
+		t.Fatalf("a nil map written %s: only lists change", b)
 	}
 }
