@@ -12,17 +12,21 @@ FUZZTIME  ?= 60s
 VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo devel)
 LDFLAGS   := -X github.com/ciro-network/ciro-node/node.version=$(VERSION)
 
-.PHONY: all build test test-fuzz-short fuzz bench devnet lint tidy clean
+.PHONY: all build test test-fuzz-short fuzz bench devnet lint tidy clean chromium
 
 all: build
 
 build:
 	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN)/ ./cmd/...
 
-test: build lint
+test: build lint chromium
 	$(GO) test -count=1 -timeout 25m $(PKGS)
 	$(GO) test -count=1 -race -timeout 20m -short $(RACE_PKGS)
 	$(MAKE) test-fuzz-short
+
+# The simulation's index-page test opens it in headless Chromium; CI starts on a fresh machine.
+chromium:
+	@command -v chromium >/dev/null || { apt-get update && apt-get install -y chromium; }
 
 # Each fuzz target gets a short run in `make test`, a long one in `make fuzz`.
 test-fuzz-short:

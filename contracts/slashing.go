@@ -25,7 +25,9 @@ func (x *exec) slashAmount(st *Staker, amount *uint256.Int, reason string) error
 	if amount.Gt(st.Tokens) {
 		amount = clone(st.Tokens)
 	}
-	st.Tokens.Sub(st.Tokens, amount)
+	if err := subFrom(st.Tokens, amount); err != nil {
+		return err
+	}
 	st.Slashes++
 	if err := x.splitBurnTreasury(amount, x.params.SlashBurnBps); err != nil {
 		return err
@@ -209,7 +211,10 @@ func GraduatedPenalty(stake *uint256.Int, sevBps, historyBps uint64) (*uint256.I
 	}
 	factor := 10_000 + sevBps*sevBps/(10_000-sevBps)        // ≤ 10000 + 81e6/1000 = 91000
 	multiplier := uint256.NewInt(500 * factor * historyBps) // ≤ 500 × 91000 × 30000 < 2^41
-	p, _ := mulDiv(stake, multiplier, uint256.NewInt(1_000_000_000_000))
+	p, err := checkedMulDiv(stake, multiplier, uint256.NewInt(1_000_000_000_000))
+	if err != nil {
+		return nil, err
+	}
 	if p.Gt(stake) {
 		p = clone(stake)
 	}
