@@ -154,12 +154,148 @@ func attackShareOverflow(t *testing.T) {
 	e.checkSupply()
 }
 
+// stakeAndUnbonding is what a's pool holds plus every unbonding entry from it.
+func (e *testEnv) stakeAndUnbonding(a Address) *uint256.Int {
+	e.t.Helper()
+	total := clone(e.staker(a).Tokens)
+	err := iteratePrefix(e.kv, []byte{prefixUnbonding}, func(_, v []byte) bool {
+		ub, err := decodeUnbonding(v)
+		if err != nil {
+			e.t.Fatal(err)
+		}
+		if ub.Staker == a {
+			total.Add(total, ub.Amount)
+		}
+		return true
+	})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return total
+}
+
+// attackUnstakeBeforeNoShow: a provider wins a job, unstakes its whole pool at once, then does
+// not answer. The no-show's 10% slash must still find the stake it had when it took the job.
+func attackUnstakeBeforeNoShow(t *testing.T) {
+	e := newJobEnv(t, jobParams(), enterprise())
+	e.register(0, offer(CIRO(1), 1))
+	id, _ := e.submit(0, jspec(6))
+	e.step()
+	if j := e.job(id); len(j.Assignments) != 1 || j.Assignments[0].Provider != pa(0) {
+		t.Fatalf("job not assigned to the provider: %+v", j.Assignments)
+	}
+	e.step()
+	// Unstake everything it may (a collateral lock may keep part of it in the pool).
+	_ = e.deliver(e.tx(provBase, &Unstake{Amount: enterprise()}))
+	for e.job(id).Assignments[0].Status == AssignRunning {
+		e.step()
+	}
+	want := bps(enterprise(), 10_000-e.p.NoShowSlashBps)
+	if got := e.stakeAndUnbonding(pa(0)); got.Gt(want) {
+		t.Fatalf("after the no-show the provider keeps %s of %s; the 10%% slash should leave %s", FormatCIRO(got), FormatCIRO(enterprise()), FormatCIRO(want))
+	}
+	e.checkSupply()
+}
+
+// attackUnbondBeforeEvidence: a validator double-signs, then it and its delegator unbond
+// everything before the evidence is committed. The slash must follow the unbonding entries
+// that left after the fault, and spare one that left before it.
+func attackUnbondBeforeEvidence(t *testing.T) {
+	e := basicEnv(t)
+	val := testAddr(10)
+	e.send(1, &Delegate{Staker: val, Amount: CIRO(500)})
+	e.send(2, &Delegate{Staker: val, Amount: CIRO(100)})
+	e.endBlock()
+	e.beginBlock(5, nil, nil)
+	e.send(2, &Undelegate{Staker: val, Amount: CIRO(100)}) // leaves before the fault
+	e.endBlock()
+	e.beginBlock(5, nil, nil)
+	fault := e.height // the double sign
+	e.endBlock()
+	e.beginBlock(5, nil, nil)
+	e.send(10, &Unstake{Amount: CIRO(1000)})
+	e.send(1, &Undelegate{Staker: val, Amount: CIRO(500)})
+	e.endBlock()
+	e.beginBlock(5, nil, []Misbehavior{{Kind: DuplicateVote, ConsAddress: consAddrOf(testConsKey(10)), Height: fault, Power: 1600, TotalPower: 10_000}})
+	e.endBlock()
+	for _, c := range []struct {
+		who  int
+		want *uint256.Int
+	}{{10, CIRO(700)}, {1, CIRO(350)}, {2, CIRO(100)}} {
+		l, err := ListUnbondings(e.kv, testAddr(c.who))
+		if err != nil || len(l) != 1 {
+			t.Fatalf("unbondings of %d: %v %v", c.who, l, err)
+		}
+		if !l[0].Amount.Eq(c.want) {
+			t.Errorf("account %d unbonds %s, want %s", c.who, FormatCIRO(l[0].Amount), FormatCIRO(c.want))
+		}
+	}
+	e.checkSupply()
+}
+
+// attackUnjailAfterDoubleSign: a double signer waits out its jail and unjails, back in the set
+// with 70% of its stake.
+func attackUnjailAfterDoubleSign(t *testing.T) {
+	e := basicEnv(t)
+	e.beginBlock(1, nil, []Misbehavior{{Kind: DuplicateVote, ConsAddress: consAddrOf(testConsKey(10)), Height: 1}})
+	e.endBlock()
+	e.beginBlock(e.p.DoubleSignJailSeconds+1, nil, nil)
+	wantCode(t, e.deliver(e.tx(10, &Unjail{})), CodeTombstoned)
+	e.endBlock()
+	if _, ok := e.valset()[hexStr(consAddrOf(testConsKey(10)))]; ok {
+		t.Fatal("the double signer is back in the validator set")
+	}
+}
+
+// attackCoordinatedDoubleSign: validators holding more than a third of the power (2,000 of
+// 5,000 here: the evidence reports the whole set's power, most of it honest) double-sign
+// at one height, enough to fork the chain, and lose only the 30% of a lone double sign. The
+// second one's evidence arrives a block after the first.
+func attackCoordinatedDoubleSign(t *testing.T) {
+	e := basicEnv(t)
+	e.endBlock()
+	fault := e.height
+	e.beginBlock(5, nil, []Misbehavior{{Kind: DuplicateVote, ConsAddress: consAddrOf(testConsKey(10)), Height: fault, Power: 1000, TotalPower: 5000}})
+	e.endBlock()
+	if st := e.staker(testAddr(10)); !st.Tokens.Eq(CIRO(700)) {
+		t.Fatalf("a lone double sign took the pool to %s, want 700 CIRO", FormatCIRO(st.Tokens))
+	}
+	e.beginBlock(5, nil, []Misbehavior{{Kind: DuplicateVote, ConsAddress: consAddrOf(testConsKey(11)), Height: fault, Power: 1000, TotalPower: 5000}})
+	for _, i := range []int{10, 11} {
+		if st := e.staker(testAddr(i)); !st.Tokens.IsZero() || !st.Tombstoned {
+			t.Errorf("validator %d after a coordinated attack: %s left, tombstoned %v; want nothing left", i, FormatCIRO(st.Tokens), st.Tombstoned)
+		}
+	}
+	e.checkSupply()
+}
+
+// attackSupplyCheckWraps: balances whose true sum passes 2^256 add up, modulo 2^256, to what
+// was minted, and an unchecked supply check reports the invariant as held.
+func attackSupplyCheckWraps(t *testing.T) {
+	e := basicEnv(t)
+	st := state{kv: e.kv}
+	half := new(uint256.Int).Lsh(u(1), 255)
+	for _, i := range []int{40, 41} {
+		if err := st.setAccount(testAddr(i), &Account{Balance: clone(half)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := CheckSupply(e.kv); err == nil {
+		t.Fatal("the supply check passed with 2^256 units more held than minted")
+	}
+}
+
 func TestAttacksMoney(t *testing.T) {
 	attacks := []struct {
 		name string
 		run  func(t *testing.T)
 	}{
 		{"share overflow mints CIRO from nothing", attackShareOverflow},
+		{"supply check wraps modulo 2^256", attackSupplyCheckWraps},
+		{"unstake before the no-show slash lands", attackUnstakeBeforeNoShow},
+		{"unbond before the double-sign evidence lands", attackUnbondBeforeEvidence},
+		{"double signer waits out its jail", attackUnjailAfterDoubleSign},
+		{"coordinated double sign costs 30%", attackCoordinatedDoubleSign},
 	}
 	for _, a := range attacks {
 		t.Run(a.name, a.run)

@@ -265,7 +265,7 @@ func (x *exec) noShow(id uint64, slot int) error {
 	if err := x.releaseCapacity(a.Provider); err != nil {
 		return err
 	}
-	if err := x.punishProvider(a.Provider, x.params.NoShowSlashBps, x.params.ReputationNoShowDn, "unavailability", id); err != nil {
+	if err := x.punishProvider(a.Provider, x.params.NoShowSlashBps, x.params.ReputationNoShowDn, "unavailability", id, a.AssignedAt); err != nil {
 		return err
 	}
 	if j.Spec.Verification != VerifyRedundant {

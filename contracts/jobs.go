@@ -344,7 +344,7 @@ func (x *exec) tallyRedundant(j *Job, final bool) error {
 			a.Status = AssignAccepted
 		default:
 			a.Status = AssignRejected
-			if err := x.punishProvider(a.Provider, x.params.MaliciousSlashBps, x.params.ReputationBadDn, "malicious_result", j.ID); err != nil {
+			if err := x.punishProvider(a.Provider, x.params.MaliciousSlashBps, x.params.ReputationBadDn, "malicious_result", j.ID, a.AssignedAt); err != nil {
 				return err
 			}
 		}
@@ -393,7 +393,7 @@ func (x *exec) challenge(sender Address, m *Challenge) error {
 	a.Status = AssignRejected
 	x.emit(event("job_challenged", "job_id", uintStr(j.ID), "provider", a.Provider.String(), "challenger", sender.String(),
 		"claimed", a.ResultCID, "reexecuted", m.ResultCID))
-	if err := x.punishProvider(a.Provider, x.params.MaliciousSlashBps, x.params.ReputationBadDn, "malicious_result", j.ID); err != nil {
+	if err := x.punishProvider(a.Provider, x.params.MaliciousSlashBps, x.params.ReputationBadDn, "malicious_result", j.ID, a.AssignedAt); err != nil {
 		return err
 	}
 	return x.retryOrFail(j, "a validator's re-execution contradicted the result")
@@ -428,8 +428,9 @@ func (x *exec) releaseCapacity(who Address) error {
 	return x.st.addLoad(-1, 0)
 }
 
-// punishProvider slashes a provider's stake pool and lowers its reputation.
-func (x *exec) punishProvider(who Address, slashBps uint64, repDown int64, reason string, jobID uint64) error {
+// punishProvider slashes a provider's stake as it was when the faulty assignment began
+// (assignedAt), unbonding entries that left since included, and lowers its reputation.
+func (x *exec) punishProvider(who Address, slashBps uint64, repDown int64, reason string, jobID, assignedAt uint64) error {
 	st, err := x.st.staker(who)
 	if err != nil {
 		return err
@@ -445,7 +446,7 @@ func (x *exec) punishProvider(who Address, slashBps uint64, repDown int64, reaso
 	if st == nil {
 		return nil
 	}
-	if _, err := x.slash(st, slashBps, reason); err != nil {
+	if _, err := x.slashAtHeight(st, slashBps, assignedAt, reason); err != nil {
 		return err
 	}
 	x.adjustReputation(st, -repDown)

@@ -215,8 +215,12 @@ func (x *exec) undelegate(delegator, stakerAddr Address, amount *uint256.Int) er
 	if err != nil {
 		return err
 	}
-	u := &Unbonding{Delegator: delegator, Staker: stakerAddr, Amount: out, CompletesAt: completes}
+	u := &Unbonding{Delegator: delegator, Staker: stakerAddr, Amount: out, CompletesAt: completes,
+		Height: x.height(), Seq: seq}
 	if err := x.st.kv.Set(unbondingKey(completes, seq), u.encode()); err != nil {
+		return err
+	}
+	if err := x.st.kv.Set(unbondingByStakerKey(stakerAddr, u.Height, seq), unbondingKey(completes, seq)); err != nil {
 		return err
 	}
 	x.emit(event("unbond", "delegator", delegator.String(), "staker", stakerAddr.String(),
@@ -252,12 +256,23 @@ func (x *exec) matureUnbondings() error {
 		if err := x.st.kv.Delete(d.key); err != nil {
 			return err
 		}
+		if err := x.st.kv.Delete(unbondingByStakerKey(d.u.Staker, d.u.Height, d.u.Seq)); err != nil {
+			return err
+		}
 		if err := x.credit(d.u.Delegator, d.u.Amount); err != nil {
 			return err
 		}
 		x.emit(event("unbond_complete", "delegator", d.u.Delegator.String(), "amount", d.u.Amount.Dec()))
 	}
 	return nil
+}
+
+// height is the current block height; heights before the first block read as 0.
+func (x *exec) height() uint64 {
+	if x.block.Height < 0 {
+		return 0
+	}
+	return uint64(x.block.Height)
 }
 
 func (x *exec) adjustReputation(st *Staker, delta int64) {

@@ -176,3 +176,18 @@ func IsRefusal(err error) (*Refusal, bool) {
 	ok := errors.As(err, &r)
 	return r, ok
 }
+
+// Clone is a deep copy, so that a caller can apply a batch and keep it only if it all succeeds.
+func (r *Registry) Clone() *Registry {
+	c := *r
+	c.set = append(ValidatorSet(nil), r.set...)
+	c.digests = make(map[uint64]felt.Felt, len(r.digests))
+	for k, v := range r.digests {
+		c.digests[k] = v
+	}
+	c.roots = make(map[uint64]EpochRoots, len(r.roots))
+	for k, v := range r.roots {
+		c.roots[k] = v
+	}
+	return &c
+}
