@@ -204,6 +204,10 @@ func TestRelayerBatchesAndWaitsForAcceptedOnL2(t *testing.T) {
 		t.Fatalf("checkpoints spread over %d invokes, want 3", len(hashes))
 	}
 	h.landedExactlyOnce(t, 70)
+	st, err := h.outbox.Status()
+	if err != nil || st.Confirmed != 70 || st.Pending+st.Sent != 0 || st.LastConfirmed != 70 || st.LastTxHash == "" {
+		t.Fatalf("outbox status %+v %v", st, err)
+	}
 	if got := testutil.ToFloat64(h.rel.m.confirmed); got != 70 {
 		t.Errorf("confirmed metric %v", got)
 	}
