@@ -204,6 +204,10 @@ func TestRelayerBatchesAndWaitsForAcceptedOnL2(t *testing.T) {
 		t.Fatalf("checkpoints spread over %d invokes, want 3", len(hashes))
 	}
 	h.landedExactlyOnce(t, 70)
+	st, err := h.outbox.Status()
+	if err != nil || st.Confirmed != 70 || st.Pending+st.Sent != 0 || st.LastConfirmed != 70 || st.LastTxHash == "" {
+		t.Fatalf("outbox status %+v %v", st, err)
+	}
 	if got := testutil.ToFloat64(h.rel.m.confirmed); got != 70 {
 		t.Errorf("confirmed metric %v", got)
 	}
@@ -361,3 +365,70 @@ func FuzzDecodeRecord(f *testing.F) {
 }
 
 func relayerKeyPub() felt.Felt { return checkpoint.PublicKey(relayerKey) }
+
+// TestRelayerRunStopsWithItsContext relays with Run against an endpoint closing its own blocks,
+// and checks that Run returns once its context ends.
+func TestRelayerRunStopsWithItsContext(t *testing.T) {
+	h := newHarness(t, func(c *RelayerConfig) { c.Poll = 5 * time.Millisecond })
+	h.enqueue(t, signedCheckpoints(t, 10))
+	ctx, cancel := context.WithCancel(context.Background())
+	blocks := make(chan struct{})
+	go func() {
+		defer close(blocks)
+		tk := time.NewTicker(5 * time.Millisecond)
+		defer tk.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-tk.C:
+				h.node.Produce()
+			}
+		}
+	}()
+	done := make(chan error, 1)
+	go func() { done <- h.rel.Run(ctx) }()
+	deadline := time.Now().Add(20 * time.Second)
+	for !h.allConfirmed(t) {
+		if time.Now().After(deadline) {
+			t.Fatal("Run did not confirm the checkpoints")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	cancel()
+	<-blocks
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Run did not return after its context ended")
+	}
+	h.landedExactlyOnce(t, 10)
+}
+
+// TestRelayerDoesNotPayForABatchThatWouldRevert: checkpoint 1 is missing from the outbox, so a
+// batch of 2..5 would revert with NONCE_GAP. The fee estimate runs it first; nothing is sent and
+// nothing paid until checkpoint 1 arrives.
+func TestRelayerDoesNotPayForABatchThatWouldRevert(t *testing.T) {
+	h := newHarness(t, nil)
+	subs := signedCheckpoints(t, 5)
+	h.enqueue(t, subs[1:])
+	ctx := context.Background()
+	for i := 0; i < 3; i++ {
+		if err := h.rel.Step(ctx); err == nil {
+			t.Fatal("a batch that would revert was sent without error")
+		}
+		h.node.Produce()
+	}
+	if st := h.node.Stats(); st.Invokes != 0 {
+		t.Fatalf("%d invokes sent for a batch that would revert", st.Invokes)
+	}
+	if got := testutil.ToFloat64(h.rel.m.failures.WithLabelValues("would_revert")); got != 3 {
+		t.Fatalf("would_revert failures %v, want 3", got)
+	}
+	h.enqueue(t, subs[:1])
+	h.drive(t, 10)
+	h.landedExactlyOnce(t, 5)
+}

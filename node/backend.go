@@ -70,16 +70,6 @@ func (n *Node) newBackend() *backend {
 	return b
 }
 
-func (b *backend) Health(ctx context.Context) error {
-	if _, err := b.rpc.Height(ctx); err != nil {
-		return fmt.Errorf("%w: consensus: %v", api.ErrUnavailable, err)
-	}
-	if b.n.content == nil {
-		return fmt.Errorf("%w: content store not open", api.ErrUnavailable)
-	}
-	return nil
-}
-
 func (b *backend) Status(ctx context.Context) (api.Status, error) {
 	st, err := b.rpc.RPC.Status(ctx)
 	if err != nil {
@@ -89,7 +79,7 @@ func (b *backend) Status(ctx context.Context) (api.Status, error) {
 		NodeID:     string(st.NodeInfo.ID()),
 		Moniker:    st.NodeInfo.Moniker,
 		ChainID:    st.NodeInfo.Network,
-		Version:    "ciro-node/1",
+		Version:    "ciro-node/" + Version(),
 		Height:     st.SyncInfo.LatestBlockHeight,
 		AppHash:    st.SyncInfo.LatestAppHash.String(),
 		BlockTime:  st.SyncInfo.LatestBlockTime,

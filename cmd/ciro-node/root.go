@@ -42,6 +42,7 @@ func newRootCmd() *cobra.Command {
 	root := &cobra.Command{
 		Use:           "ciro-node",
 		Short:         "A peer of the Ciro verifiable compute network, and its operator CLI",
+		Version:       node.Version(),
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
