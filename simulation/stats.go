@@ -224,10 +224,11 @@ func (e *engine) metrics() []Metric {
 	if sybS > 0 && oneR > 0 {
 		out[len(out)-1].Value = ratio(sybR/sybS, oneR/oneS) - 1
 	}
-	add("sybil_gain_theory", 0)
+	add("sybil_gain_if_s08", 0)
 	for _, src := range e.sc.Providers {
 		if src.Behaviour == "sybil" {
-			// m identities of S/m weigh m (S/m)^0.8 = m^0.2 S^0.8.
+			// Under S^0.8 weights m identities of S/m weigh m (S/m)^0.8 = m^0.2 S^0.8; under
+			// linear weights a split gains nothing. The line shows what S^0.8 would give.
 			out[len(out)-1].Value = math.Pow(float64(src.SybilSplit), 0.2) - 1
 			break
 		}
