@@ -43,6 +43,8 @@ const (
 	CodeJobState          Code = 26
 	CodeNotProvider       Code = 27
 	CodeNotValidator      Code = 28
+	CodeCollateralLocked  Code = 40
+	CodeDisputeOpen       Code = 41
 	CodeInternal          Code = 99
 )
 
@@ -75,6 +77,8 @@ var codeNames = map[Code]string{
 	CodeJobState:          "job_state",
 	CodeNotProvider:       "not_provider",
 	CodeNotValidator:      "not_validator",
+	CodeCollateralLocked:  "collateral_locked",
+	CodeDisputeOpen:       "dispute_open",
 	CodeInternal:          "internal",
 }
 

@@ -17,7 +17,14 @@ const (
 	prefixJobFloor    byte = 0x26 // | job type → lowest ask of any provider
 	prefixLoad        byte = 0x27 // → network load (running assignments, total capacity)
 	prefixClientJob   byte = 0x28 // | client | id → marker, for a client's jobs
+	prefixDispute     byte = 0x2d // | id → Dispute, a job's open dispute
+	prefixDisputeEnd  byte = 0x2e // | height | id | 0 → open dispute's last height
+	prefixRevealEnd   byte = 0x2f // | height | id | 0 → redundant job's reveal window end
 )
+
+func disputeKey(id uint64) []byte {
+	return binary.BigEndian.AppendUint64([]byte{prefixDispute}, id)
+}
 
 // marker is the value of index entries: the store refuses empty values.
 var marker = []byte{1}

@@ -159,6 +159,9 @@ func (x *exec) undelegate(delegator, stakerAddr Address, amount *uint256.Int) er
 			out = clone(st.Tokens) // the last shares out take the rounding dust with them
 		}
 	}
+	if err := x.checkCollateral(st, out); err != nil {
+		return err
+	}
 	st.Tokens.Sub(st.Tokens, out)
 	st.Shares.Sub(st.Shares, burnShares)
 	if err := x.st.setStaker(st); err != nil {
