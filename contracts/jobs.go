@@ -42,6 +42,8 @@ func NetworkFee(base *uint256.Int, utilBps, demand uint64) *uint256.Int {
 	}
 	uFactor := 10_000 + utilBps*utilBps/(10_000-utilBps)
 	dFactor := 100_000 + lnTableBps[demand]
+	// uFactor × dFactor ≤ 190500 × 123979 < 2^35, so F ≤ 24 × F_base: it fits in 256 bits
+	// whenever F_base ≤ the hard cap, which Params.Validate requires.
 	f, _ := mulDiv(base, uint256.NewInt(uFactor*dFactor), uint256.NewInt(1_000_000_000))
 	return f
 }
@@ -228,7 +230,9 @@ func (x *exec) withdraw(sender Address, amount *uint256.Int) error {
 	if amount.Gt(p.Earnings) {
 		return Errorf(CodeInsufficientFunds, "earnings are %s, less than %s", FormatCIRO(p.Earnings), FormatCIRO(amount))
 	}
-	p.Earnings.Sub(p.Earnings, amount)
+	if err := subFrom(p.Earnings, amount); err != nil {
+		return err
+	}
 	if err := x.st.setProvider(p); err != nil {
 		return err
 	}
@@ -431,9 +435,10 @@ func (x *exec) releaseCapacity(who Address) error {
 	return x.st.addLoad(-1, 0)
 }
 
-// punishProvider slashes slashBps of a provider's stake pool, and at least atLeast when that is
-// set (capped at the pool), and lowers its reputation.
-func (x *exec) punishProvider(who Address, slashBps uint64, atLeast *uint256.Int, repDown int64, reason string, jobID uint64) error {
+// punishProvider slashes a provider's stake as it was when the faulty assignment began
+// (assignedAt), unbonding entries that left since included, and at least atLeast when that is
+// set (the rest from the pool, capped at it), and lowers its reputation.
+func (x *exec) punishProvider(who Address, slashBps uint64, atLeast *uint256.Int, repDown int64, reason string, jobID, assignedAt uint64) error {
 	st, err := x.st.staker(who)
 	if err != nil {
 		return err
@@ -449,12 +454,28 @@ func (x *exec) punishProvider(who Address, slashBps uint64, atLeast *uint256.Int
 	if st == nil {
 		return nil
 	}
-	amount := bps(st.Tokens, slashBps)
-	if atLeast != nil && atLeast.Gt(amount) {
-		amount = clone(atLeast)
-	}
-	if err := x.slashAmount(st, amount, reason); err != nil {
+	total, err := x.slashAtHeight(st, slashBps, assignedAt, reason)
+	if err != nil {
 		return err
+	}
+	if atLeast != nil && atLeast.Gt(total) {
+		// The collateral floor: what the percentage left short comes from the pool.
+		extra, err := checkedSub(atLeast, total)
+		if err != nil {
+			return err
+		}
+		if extra.Gt(st.Tokens) {
+			extra = clone(st.Tokens)
+		}
+		if err := subFrom(st.Tokens, extra); err != nil {
+			return err
+		}
+		if err := x.splitBurnTreasury(extra, x.params.SlashBurnBps); err != nil {
+			return err
+		}
+		x.emit(event("slash", "staker", st.Address.String(), "reason", reason, "amount", extra.Dec(),
+			"from_pool", extra.Dec(), "from_unbonding", "0", "infraction_height", uint64Str(assignedAt),
+			"height", uint64Str(uint64(x.block.Height))))
 	}
 	x.adjustReputation(st, -repDown)
 	x.emit(event("provider_penalised", "provider", who.String(), "reason", reason, "job_id", uintStr(jobID)))
@@ -476,7 +497,9 @@ func (x *exec) finishWithResult(j *Job, resultCID string) error {
 	if err := x.splitBurnTreasury(j.Fee, x.params.FeeBurnBps); err != nil {
 		return err
 	}
-	j.Escrow.Sub(j.Escrow, j.Fee)
+	if err := subFrom(j.Escrow, j.Fee); err != nil {
+		return err
+	}
 	return x.closeJob(j, JobCompleted, "")
 }
 
@@ -484,7 +507,10 @@ func (x *exec) finishWithResult(j *Job, resultCID string) error {
 // the rest to the provider's earnings.
 func (x *exec) pay(j *Job, a *Assignment) error {
 	platform := bps(a.Price, x.params.PlatformFeeBps)
-	earned := new(uint256.Int).Sub(a.Price, platform)
+	earned, err := checkedSub(a.Price, platform)
+	if err != nil {
+		return err
+	}
 	p, err := x.st.provider(a.Provider)
 	if err != nil {
 		return err
@@ -492,7 +518,9 @@ func (x *exec) pay(j *Job, a *Assignment) error {
 	if p == nil {
 		return Errorf(CodeInternal, "assigned provider %s has no record", a.Provider)
 	}
-	p.Earnings.Add(p.Earnings, earned)
+	if err := addTo(p.Earnings, earned); err != nil {
+		return err
+	}
 	p.Completed++
 	if err := x.st.setProvider(p); err != nil {
 		return err
@@ -500,8 +528,12 @@ func (x *exec) pay(j *Job, a *Assignment) error {
 	if err := x.splitBurnTreasury(platform, x.params.FeeBurnBps); err != nil {
 		return err
 	}
-	j.Escrow.Sub(j.Escrow, a.Price)
-	j.Paid.Add(j.Paid, a.Price)
+	if err := subFrom(j.Escrow, a.Price); err != nil {
+		return err
+	}
+	if err := addTo(j.Paid, a.Price); err != nil {
+		return err
+	}
 	if st, err := x.st.staker(a.Provider); err != nil {
 		return err
 	} else if st != nil {
@@ -542,7 +574,9 @@ func (x *exec) closeJob(j *Job, status JobStatus, reason string) error {
 		if err := x.credit(j.Client, j.Escrow); err != nil {
 			return err
 		}
-		j.Refunded.Add(j.Refunded, j.Escrow)
+		if err := addTo(j.Refunded, j.Escrow); err != nil {
+			return err
+		}
 		x.emit(event("job_refunded", "job_id", uintStr(j.ID), "client", j.Client.String(), "amount", j.Escrow.Dec()))
 		j.Escrow = zero()
 	}

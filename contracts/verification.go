@@ -249,7 +249,7 @@ func (x *exec) punishWrong(j *Job, a *Assignment, reason string) error {
 	if overflow {
 		floor = nil
 	}
-	return x.punishProvider(a.Provider, x.params.MaliciousSlashBps, floor, x.params.ReputationBadDn, reason, j.ID)
+	return x.punishProvider(a.Provider, x.params.MaliciousSlashBps, floor, x.params.ReputationBadDn, reason, j.ID, a.AssignedAt)
 }
 
 func (x *exec) redundantJob(sender Address, id uint64, want AssignmentStatus) (*Job, int, error) {
@@ -651,7 +651,7 @@ func (x *exec) settleUnavailable(j *Job) error {
 		}
 		if fetched {
 			a.Status = AssignNoShow
-			if err := x.punishProvider(a.Provider, x.params.NoShowSlashBps, nil, x.params.ReputationNoShowDn, "false_unavailable", j.ID); err != nil {
+			if err := x.punishProvider(a.Provider, x.params.NoShowSlashBps, nil, x.params.ReputationNoShowDn, "false_unavailable", j.ID, a.AssignedAt); err != nil {
 				return err
 			}
 			continue
@@ -667,16 +667,18 @@ func (x *exec) settleUnavailable(j *Job) error {
 		if p == nil || fee.IsZero() {
 			continue
 		}
-		earnings, overflow := new(uint256.Int).AddOverflow(p.Earnings, fee)
-		if overflow {
-			return Errorf(CodeInvalidArgument, "provider %s's earnings are out of range", a.Provider)
+		if err := addTo(p.Earnings, fee); err != nil {
+			return err
 		}
-		p.Earnings = earnings
 		if err := x.st.setProvider(p); err != nil {
 			return err
 		}
-		j.Escrow.Sub(j.Escrow, fee) // fee ≤ escrow, checked above
-		j.Paid.Add(j.Paid, fee)     // paid ≤ what was escrowed
+		if err := subFrom(j.Escrow, fee); err != nil {
+			return err
+		}
+		if err := addTo(j.Paid, fee); err != nil {
+			return err
+		}
 		x.emit(event("provider_paid", "job_id", uintStr(j.ID), "provider", a.Provider.String(), "amount", fee.Dec(), "platform_fee", "0", "for", "unavailable_inputs"))
 	}
 	return nil

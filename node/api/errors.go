@@ -68,7 +68,8 @@ func HTTPStatus(c contracts.Code) int {
 	case contracts.CodeMalformed, contracts.CodeBadSignature, contracts.CodeWrongChain,
 		contracts.CodeOversized, contracts.CodeUnknownType, contracts.CodeInvalidArgument,
 		contracts.CodeFeeTooLow, contracts.CodeUnsupportedVer, contracts.CodeUnknownJobType,
-		contracts.CodePriceBelowFloor, contracts.CodeDeadlinePast, contracts.CodeNotSupported:
+		contracts.CodePriceBelowFloor, contracts.CodeDeadlinePast, contracts.CodeNotSupported,
+		contracts.CodeOverflow:
 		return http.StatusBadRequest
 	case contracts.CodeReplayedNonce, contracts.CodeOutOfOrderNonce, contracts.CodeJailed,
 		contracts.CodeNotJailed, contracts.CodeTooEarly, contracts.CodeTombstoned,
