@@ -359,3 +359,5 @@ func FuzzDecodeRecord(f *testing.F) {
 		}
 	})
 }
+
+func relayerKeyPub() felt.Felt { return checkpoint.PublicKey(relayerKey) }

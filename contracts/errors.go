@@ -44,8 +44,9 @@ const (
 	CodeJobState          Code = 26
 	CodeNotProvider       Code = 27
 	CodeNotValidator      Code = 28
-	CodeCollateralLocked  Code = 40
-	CodeDisputeOpen       Code = 41
+	CodeTooManyPending    Code = 40
+	CodeCollateralLocked  Code = 41
+	CodeDisputeOpen       Code = 42
 	CodeInternal          Code = 99
 )
 
@@ -79,6 +80,7 @@ var codeNames = map[Code]string{
 	CodeJobState:          "job_state",
 	CodeNotProvider:       "not_provider",
 	CodeNotValidator:      "not_validator",
+	CodeTooManyPending:    "too_many_pending",
 	CodeCollateralLocked:  "collateral_locked",
 	CodeDisputeOpen:       "dispute_open",
 	CodeInternal:          "internal",

@@ -266,8 +266,12 @@ func decodeSigningInfo(b []byte) (*SigningInfo, error) {
 	return s, d.finish()
 }
 
-// state wraps a KV with typed accessors. Missing records read as their zero value.
-type state struct{ kv KV }
+// state wraps a KV with typed accessors. Missing records read as their zero value. price, when
+// set, is the CIROPriceMicroUSD parameter, which the provider index needs on every staker write.
+type state struct {
+	kv    KV
+	price uint64
+}
 
 func (s state) account(a Address) (*Account, error) {
 	b, err := s.kv.Get(AccountKey(a))
@@ -318,8 +322,6 @@ func (s state) staker(a Address) (*Staker, error) {
 	}
 	return DecodeStaker(b)
 }
-
-func (s state) setStaker(st *Staker) error { return s.kv.Set(StakerKey(st.Address), st.encode()) }
 
 func (s state) shares(staker, delegator Address) (*uint256.Int, error) {
 	b, err := s.kv.Get(DelegationKey(staker, delegator))

@@ -335,7 +335,7 @@ func (x *exec) openRevealPhase(j *Job) error {
 	if err := x.st.kv.Set(slotKey(prefixRevealEnd, j.RevealEnd, j.ID, 0), marker); err != nil {
 		return err
 	}
-	if err := x.st.kv.Delete(pendingKey(j.Spec.Priority, j.ID)); err != nil {
+	if err := x.unqueueJob(j); err != nil {
 		return err
 	}
 	x.emit(event("job_reveal_open", "job_id", uintStr(j.ID), "reveal_end", uintStr(j.RevealEnd)))

@@ -3,6 +3,7 @@ package simulation
 import (
 	"fmt"
 	"image/color"
+	"math"
 	"path/filepath"
 
 	"gonum.org/v1/plot"
@@ -93,7 +94,64 @@ func writeRunPlots(dir string, res *Result) ([]PlotRef, error) {
 	if err := savePlot(dir, "earnings_by_class", p); err != nil {
 		return nil, err
 	}
-	return append(refs, PlotRef{"earnings_by_class", "Earnings per hour by GPU class against the claimed band"}), nil
+	refs = append(refs, PlotRef{"earnings_by_class", "Earnings per hour by GPU class against the claimed band"})
+	if p, ok, err := rewardsPlot(res); err != nil {
+		return nil, err
+	} else if ok {
+		if err := savePlot(dir, "rewards_vs_stake", p); err != nil {
+			return nil, err
+		}
+		refs = append(refs, PlotRef{"rewards_vs_stake", "Staking rewards against stake (log-log)"})
+	}
+	return refs, nil
+}
+
+// rewardsPlot draws every rewarded provider's rewards against its stake on log-log axes, with
+// the S^0.8 line through their geometric means for comparison.
+func rewardsPlot(res *Result) (*plot.Plot, bool, error) {
+	var pts plotter.XYs
+	var lx, ly float64
+	for _, r := range res.Replicates {
+		for _, p := range r.Providers {
+			if p.rewards > 0 && p.stake > 0 {
+				pts = append(pts, plotter.XY{X: p.stake, Y: p.rewards})
+				lx += math.Log(p.stake)
+				ly += math.Log(p.rewards)
+			}
+		}
+	}
+	if len(pts) < 2 {
+		return nil, false, nil
+	}
+	lx, ly = lx/float64(len(pts)), ly/float64(len(pts))
+	pl := newPlot("Staking rewards against stake", "stake (CIRO)", "rewards (CIRO)")
+	pl.X.Scale, pl.Y.Scale = plot.LogScale{}, plot.LogScale{}
+	pl.X.Tick.Marker, pl.Y.Tick.Marker = plot.LogTicks{Prec: -1}, plot.LogTicks{Prec: -1}
+	sc, err := plotter.NewScatter(pts)
+	if err != nil {
+		return nil, false, err
+	}
+	sc.Color = plotutil.Color(0)
+	lo, hi, ylo, yhi := math.Inf(1), 0.0, math.Inf(1), 0.0
+	for _, p := range pts {
+		lo, hi = math.Min(lo, p.X), math.Max(hi, p.X)
+		ylo, yhi = math.Min(ylo, p.Y), math.Max(yhi, p.Y)
+	}
+	if hi/lo < 1.01 || yhi/ylo < 1.01 {
+		return nil, false, nil // one stake or one reward: nothing to compare on log axes
+	}
+	pl.X.Min, pl.X.Max, pl.Y.Min, pl.Y.Max = lo/1.25, hi*1.25, ylo/1.25, yhi*1.25
+	ref := plotter.XYs{{X: lo, Y: math.Exp(ly + 0.8*(math.Log(lo)-lx))}, {X: hi, Y: math.Exp(ly + 0.8*(math.Log(hi)-lx))}}
+	l, err := plotter.NewLine(ref)
+	if err != nil {
+		return nil, false, err
+	}
+	l.Color = color.Gray{Y: 120}
+	pl.Add(sc, l)
+	pl.Legend.Add("providers", sc)
+	pl.Legend.Add("∝ S^0.8", l)
+	pl.Legend.Top = true
+	return pl, true, nil
 }
 
 // earningsPlot compares honest providers' job earnings per hour by class with the middle of

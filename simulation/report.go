@@ -75,6 +75,9 @@ func Report(dir string) error {
 				}
 				var label []string
 				for _, a := range ps.meta.Set[1:] {
+					if a.Axis == 0 {
+						continue // the same axis as x
+					}
 					label = append(label, fmt.Sprintf("%s=%v", a.Key, a.Value))
 				}
 				g := strings.Join(label, " ")

@@ -122,10 +122,13 @@ type ValidatorSource struct {
 	Region        Dist    `toml:"region"`
 }
 
-// SweepAxis varies one key of the scenario over values; several axes form a grid.
+// SweepAxis varies one key of the scenario over values; several axes form a grid. An axis
+// with Keys instead sets several keys together: each value is then an array with one element
+// per key (for instance a cartel's size and the honest providers' count, keeping the total).
 type SweepAxis struct {
-	Key    string `toml:"key"`
-	Values []any  `toml:"values"`
+	Key    string   `toml:"key"`
+	Keys   []string `toml:"keys"`
+	Values []any    `toml:"values"`
 }
 
 // Duration is a time.Duration written as a string in TOML.

@@ -216,9 +216,11 @@ func (e *engine) metrics() []Metric {
 			oneS += p.stake
 		}
 	}
+	add("sybil_reward_gain", 0)
 	if sybS > 0 && oneR > 0 {
-		add("sybil_reward_gain", ratio(sybR/sybS, oneR/oneS)-1)
+		out[len(out)-1].Value = ratio(sybR/sybS, oneR/oneS) - 1
 	}
+	add("reward_stake_exponent", rewardExponent(e.providers))
 
 	// Security and decentralisation over all bonded stake.
 	var total, maxS float64
@@ -298,4 +300,27 @@ func ratio(a, b float64) float64 {
 		return 0
 	}
 	return a / b
+}
+
+// rewardExponent is the slope of log(reward) against log(stake) over the providers that were
+// rewarded: 0.8 for rewards exactly proportional to S^0.8, less where the bonus terms favour
+// small stakers.
+func rewardExponent(ps []*provider) float64 {
+	var n, sx, sy, sxx, sxy float64
+	for _, p := range ps {
+		if p.rewards <= 0 || p.stake <= 0 {
+			continue
+		}
+		x, y := math.Log(p.stake), math.Log(p.rewards)
+		n++
+		sx += x
+		sy += y
+		sxx += x * x
+		sxy += x * y
+	}
+	d := n*sxx - sx*sx
+	if n < 3 || d <= 1e-9 {
+		return 0
+	}
+	return (n*sxy - sx*sy) / d
 }

@@ -21,6 +21,7 @@ type Point struct {
 
 // Assignment is one swept key's value.
 type Assignment struct {
+	Axis  int    `json:"axis"`
 	Key   string `json:"key"`
 	Value any    `json:"value"`
 }
@@ -29,17 +30,39 @@ type Assignment struct {
 func (f *File) Points() ([]*Point, error) {
 	axes, _ := f.raw["sweep"].([]map[string]any)
 	type axis struct {
-		key    string
+		keys   []string
 		values []any
 	}
 	var grid []axis
 	for i, a := range axes {
-		k, _ := a["key"].(string)
-		vs, _ := a["values"].([]any)
-		if k == "" || len(vs) == 0 {
-			return nil, &ValidationError{File: f.Path, Line: keyLine(f.src, []string{"sweep"}), Key: "sweep." + strconv.Itoa(i), Msg: "a sweep axis needs a key and values"}
+		var keys []string
+		if k, _ := a["key"].(string); k != "" {
+			keys = append(keys, k)
 		}
-		grid = append(grid, axis{k, vs})
+		ks, _ := a["keys"].([]any)
+		for _, k := range ks {
+			if s, ok := k.(string); ok {
+				keys = append(keys, s)
+			}
+		}
+		vs, _ := a["values"].([]any)
+		bad := func(msg string) error {
+			return &ValidationError{File: f.Path, Line: keyLine(f.src, []string{"sweep"}), Key: "sweep." + strconv.Itoa(i), Msg: msg}
+		}
+		if len(keys) == 0 || len(vs) == 0 {
+			return nil, bad("a sweep axis needs a key (or keys) and values")
+		}
+		if len(ks) > 0 {
+			if len(keys) != len(ks) || a["key"] != nil {
+				return nil, bad("a sweep axis has either key or keys, and keys are strings")
+			}
+			for _, v := range vs {
+				if tuple, ok := v.([]any); !ok || len(tuple) != len(keys) {
+					return nil, bad(fmt.Sprintf("with %d keys, each value is an array of %d", len(keys), len(keys)))
+				}
+			}
+		}
+		grid = append(grid, axis{keys, vs})
 	}
 	n := 1
 	for _, a := range grid {
@@ -55,10 +78,18 @@ func (f *File) Points() ([]*Point, error) {
 			a := grid[ai]
 			v := a.values[rem%len(a.values)]
 			rem /= len(a.values)
-			if err := setPath(tree, strings.Split(a.key, "."), v); err != nil {
-				return nil, &ValidationError{File: f.Path, Line: keyLine(f.src, []string{"sweep"}), Key: a.key, Msg: err.Error()}
+			vals := []any{v}
+			if len(a.keys) > 1 {
+				vals = v.([]any)
 			}
-			p.Set = append([]Assignment{{Key: a.key, Value: v}}, p.Set...)
+			var set []Assignment
+			for ki, key := range a.keys {
+				if err := setPath(tree, strings.Split(key, "."), vals[ki]); err != nil {
+					return nil, &ValidationError{File: f.Path, Line: keyLine(f.src, []string{"sweep"}), Key: key, Msg: err.Error()}
+				}
+				set = append(set, Assignment{Axis: ai, Key: key, Value: vals[ki]})
+			}
+			p.Set = append(set, p.Set...)
 		}
 		points = append(points, p)
 	}

@@ -36,7 +36,7 @@ type Config struct {
 	L2GasPrice uint64
 }
 
-type account struct {
+type acctState struct {
 	pubKey felt.Felt
 	nonce  uint64 // of the last transaction executed
 	queued uint64 // transactions received and not yet executed
@@ -56,7 +56,7 @@ type Node struct {
 	chainFelt felt.Felt
 
 	mu        sync.Mutex
-	accounts  map[felt.Felt]*account
+	accounts  map[felt.Felt]*acctState
 	registry  *checkpoint.Registry
 	txs       map[felt.Felt]*txRecord
 	pending   []*txRecord
@@ -86,7 +86,7 @@ func New(cfg Config) (*Node, error) {
 		cfg.L2GasPrice = 1000
 	}
 	return &Node{
-		cfg: cfg, chainFelt: chain, accounts: map[felt.Felt]*account{}, registry: reg,
+		cfg: cfg, chainFelt: chain, accounts: map[felt.Felt]*acctState{}, registry: reg,
 		txs: map[felt.Felt]*txRecord{}, gasPrice: cfg.L2GasPrice,
 	}, nil
 }
@@ -95,7 +95,7 @@ func New(cfg Config) (*Node, error) {
 func (n *Node) AddAccount(address, pubKey felt.Felt) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	n.accounts[address] = &account{pubKey: pubKey}
+	n.accounts[address] = &acctState{pubKey: pubKey}
 }
 
 // Handler serves JSON-RPC over HTTP at any path. During an injected outage it answers 503.

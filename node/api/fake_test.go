@@ -21,6 +21,7 @@ import (
 // fakeBackend serves fixed data; a case's setup replaces the fields it wants to change.
 type fakeBackend struct {
 	health     error
+	ready      error
 	status     Status
 	jobs       []*contracts.Job
 	providers  []*contracts.Provider
@@ -111,6 +112,7 @@ func newFakeBackend() *fakeBackend {
 }
 
 func (f *fakeBackend) Health(context.Context) error { return f.health }
+func (f *fakeBackend) Ready(context.Context) error  { return f.ready }
 
 func (f *fakeBackend) Status(context.Context) (Status, error) { return f.status, f.failAll }
 

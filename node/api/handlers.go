@@ -51,6 +51,14 @@ func (s *Server) getHealth(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
+func (s *Server) getReady(w http.ResponseWriter, r *http.Request) error {
+	if err := s.backend.Ready(r.Context()); err != nil {
+		return apiErrorf(http.StatusServiceUnavailable, CodeUnavailable, "the node is not ready: %v", err)
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+	return nil
+}
+
 func (s *Server) getStatus(w http.ResponseWriter, r *http.Request) error {
 	st, err := s.backend.Status(r.Context())
 	if err != nil {

@@ -158,6 +158,7 @@ func (s *Server) ServeListener(ctx context.Context, ln net.Listener) error {
 func (s *Server) routeTable() []route {
 	return []route{
 		{"GET", "/health", false, s.getHealth},
+		{"GET", "/ready", false, s.getReady},
 		{"GET", "/status", false, s.getStatus},
 		{"POST", "/jobs", true, s.postJob},
 		{"GET", "/jobs", false, s.listJobs},

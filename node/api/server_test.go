@@ -47,6 +47,16 @@ func cases() []apiCase {
 		}},
 		{name: "health failing", method: "GET", path: "/health", setup: func(f *fakeBackend) { f.health = errors.New("consensus is stuck") },
 			status: 503, code: CodeUnavailable, check: wantMessage("consensus is stuck")},
+		{name: "ready", method: "GET", path: "/ready", setup: func(f *fakeBackend) { f.health = errors.New("height has not advanced") },
+			status: 200, check: func(t *testing.T, rec *httptest.ResponseRecorder, _ *fakeBackend) {
+				var v map[string]string
+				decode(t, rec, &v)
+				if v["status"] != "ready" {
+					t.Errorf("status = %q", v["status"])
+				}
+			}},
+		{name: "not ready", method: "GET", path: "/ready", setup: func(f *fakeBackend) { f.ready = errors.New("catching up at height 7") },
+			status: 503, code: CodeUnavailable, check: wantMessage("catching up at height 7")},
 		{name: "status", method: "GET", path: "/status", status: 200, check: func(t *testing.T, rec *httptest.ResponseRecorder, _ *fakeBackend) {
 			var v Status
 			decode(t, rec, &v)
