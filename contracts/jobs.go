@@ -413,6 +413,9 @@ func (x *exec) punishProvider(who Address, slashBps uint64, atLeast *uint256.Int
 		if err := x.st.setProvider(p); err != nil {
 			return err
 		}
+		if err := x.countFault(who); err != nil {
+			return err
+		}
 	}
 	if st == nil {
 		return nil
@@ -486,6 +489,9 @@ func (x *exec) pay(j *Job, a *Assignment) error {
 	}
 	p.Completed++
 	if err := x.st.setProvider(p); err != nil {
+		return err
+	}
+	if err := x.countVerifiedJob(a.Provider, j.Spec.Verification); err != nil {
 		return err
 	}
 	if err := x.splitBurnTreasury(platform, x.params.FeeBurnBps); err != nil {
