@@ -407,3 +407,28 @@ func TestRelayerRunStopsWithItsContext(t *testing.T) {
 	}
 	h.landedExactlyOnce(t, 10)
 }
+
+// TestRelayerDoesNotPayForABatchThatWouldRevert: checkpoint 1 is missing from the outbox, so a
+// batch of 2..5 would revert with NONCE_GAP. The fee estimate runs it first; nothing is sent and
+// nothing paid until checkpoint 1 arrives.
+func TestRelayerDoesNotPayForABatchThatWouldRevert(t *testing.T) {
+	h := newHarness(t, nil)
+	subs := signedCheckpoints(t, 5)
+	h.enqueue(t, subs[1:])
+	ctx := context.Background()
+	for i := 0; i < 3; i++ {
+		if err := h.rel.Step(ctx); err == nil {
+			t.Fatal("a batch that would revert was sent without error")
+		}
+		h.node.Produce()
+	}
+	if st := h.node.Stats(); st.Invokes != 0 {
+		t.Fatalf("%d invokes sent for a batch that would revert", st.Invokes)
+	}
+	if got := testutil.ToFloat64(h.rel.m.failures.WithLabelValues("would_revert")); got != 3 {
+		t.Fatalf("would_revert failures %v, want 3", got)
+	}
+	h.enqueue(t, subs[:1])
+	h.drive(t, 10)
+	h.landedExactlyOnce(t, 5)
+}

@@ -15,6 +15,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 
 	"github.com/ciro-network/ciro-node/contracts"
 	"github.com/ciro-network/ciro-node/node/api"
@@ -65,6 +66,10 @@ func ErrorInfo(err error) (code, message string) {
 		return pe.Code.String(), pe.Msg
 	case errors.As(err, &ce):
 		return strings.ToLower(ce.Code), ce.Msg
+	case errors.Is(err, syscall.ECONNREFUSED) || strings.Contains(err.Error(), "connection refused"):
+		return CodeUnavailable, "the node does not answer; is it running? Start it with `ciro-node start` (" + err.Error() + ")"
+	case errors.Is(err, context.DeadlineExceeded):
+		return api.CodeTimeout, "the node did not answer in time (" + err.Error() + ")"
 	}
 	return "error", err.Error()
 }

@@ -7,6 +7,7 @@ import (
 
 	"github.com/ciro-network/ciro-node/consensus"
 	"github.com/ciro-network/ciro-node/contracts"
+	"github.com/ciro-network/ciro-node/node/api"
 )
 
 // Operator actions behind the CLI. Each takes the home of the node to talk to; keys are read
@@ -43,7 +44,7 @@ func TransferMsg(home, to, amount string) (contracts.Msg, error) {
 	if err != nil {
 		return nil, err
 	}
-	amt, err := contracts.ParseAmount(amount)
+	amt, err := api.ParseAmount(amount)
 	if err != nil {
 		return nil, err
 	}
@@ -53,7 +54,7 @@ func TransferMsg(home, to, amount string) (contracts.Msg, error) {
 // StakeMsg builds a stake. With validator set, the node's own CometBFT key becomes the
 // consensus key, so the node that signs blocks is the one that holds the stake.
 func StakeMsg(home, amount string, validator, provider bool, moniker string) (contracts.Msg, error) {
-	amt, err := contracts.ParseAmount(amount)
+	amt, err := api.ParseAmount(amount)
 	if err != nil {
 		return nil, err
 	}
@@ -77,7 +78,7 @@ func StakeMsg(home, amount string, validator, provider bool, moniker string) (co
 
 // UnstakeMsg builds an unstake of amount of the sender's own stake.
 func UnstakeMsg(amount string) (contracts.Msg, error) {
-	amt, err := contracts.ParseAmount(amount)
+	amt, err := api.ParseAmount(amount)
 	if err != nil {
 		return nil, err
 	}
@@ -90,7 +91,7 @@ func DelegateMsg(home, staker, amount string, undelegate bool) (contracts.Msg, e
 	if err != nil {
 		return nil, err
 	}
-	amt, err := contracts.ParseAmount(amount)
+	amt, err := api.ParseAmount(amount)
 	if err != nil {
 		return nil, err
 	}
@@ -105,7 +106,7 @@ func UnjailMsg() contracts.Msg { return &contracts.Unjail{} }
 
 // BurnMsg builds a burn of amount.
 func BurnMsg(amount string) (contracts.Msg, error) {
-	amt, err := contracts.ParseAmount(amount)
+	amt, err := api.ParseAmount(amount)
 	if err != nil {
 		return nil, err
 	}

@@ -98,11 +98,11 @@ func (b *submitJobBody) spec() (JobRequest, error) {
 	if b.MaxPrice == nil {
 		return req, fieldError(CodeMissingField, "max_price", "the field \"max_price\" is required, e.g. \"1.5ciro\" or an amount in the smallest unit")
 	}
-	t, err := contracts.ParseJobType(*b.Type)
+	t, err := ParseJobType(*b.Type)
 	if err != nil {
 		return req, withField(err, "type")
 	}
-	price, err := contracts.ParseAmount(string(*b.MaxPrice))
+	price, err := ParseAmount(string(*b.MaxPrice))
 	if err != nil {
 		return req, withField(err, "max_price")
 	}
@@ -222,7 +222,7 @@ func parseJobFilter(q url.Values) (JobFilter, error) {
 		f.Status = &st
 	}
 	if v := q.Get("type"); v != "" {
-		t, err := contracts.ParseJobType(v)
+		t, err := ParseJobType(v)
 		if err != nil {
 			return f, withField(err, "type")
 		}
@@ -370,7 +370,7 @@ func (s *Server) postWithdraw(w http.ResponseWriter, r *http.Request) error {
 	}
 	amount := new(uint256.Int) // zero withdraws everything
 	if !strings.EqualFold(strings.TrimSpace(string(*body.Amount)), "all") {
-		a, err := contracts.ParseAmount(string(*body.Amount))
+		a, err := ParseAmount(string(*body.Amount))
 		if err != nil {
 			return withField(err, "amount")
 		}
