@@ -233,7 +233,7 @@ func (r *Relayer) step(ctx context.Context, recs []*Record) error {
 	if err := r.dial(ctx); err != nil {
 		return err
 	}
-	if err := r.recover(ctx, recs); err != nil {
+	if err := r.recover(recs); err != nil {
 		return err
 	}
 	if err := r.settle(ctx); err != nil {
@@ -270,7 +270,7 @@ func (r *Relayer) step(ctx context.Context, recs []*Record) error {
 }
 
 // recover picks up, once after a start, the invokes a previous run recorded as Sent.
-func (r *Relayer) recover(ctx context.Context, recs []*Record) error {
+func (r *Relayer) recover(recs []*Record) error {
 	if r.inFlight != nil {
 		return nil
 	}
