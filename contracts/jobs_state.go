@@ -11,7 +11,7 @@ const (
 	prefixWindow      byte = 0x24 // | height | id | slot → sampled result's challenge window end
 	prefixProviderJob byte = 0x25 // | provider | id → slot, for a provider's open assignments
 	prefixLoad        byte = 0x27 // → network load (running assignments, total capacity)
-	prefixClientJob   byte = 0x28 // | client | id → marker, for a client's jobs
+	prefixClientJob   byte = 0x28 // | client | ^id → marker, for a client's jobs, newest first
 	// 0x29, 0x2a: the ask indexes (index.go)
 	prefixPendingExpiry byte = 0x2b // | height | id → pending job whose wait for a provider ends then
 	prefixFresh         byte = 0x2c // | 3-priority | id → job queued during this block
@@ -50,7 +50,7 @@ func providerJobKey(p Address, id uint64) []byte {
 }
 
 func clientJobKey(c Address, id uint64) []byte {
-	return binary.BigEndian.AppendUint64(append([]byte{prefixClientJob}, c[:]...), id)
+	return binary.BigEndian.AppendUint64(append([]byte{prefixClientJob}, c[:]...), ^id)
 }
 
 // networkLoad feeds u, the utilisation in the network fee.

@@ -327,9 +327,7 @@ func tarDir(root string, w io.Writer) error {
 }
 
 func (b *backend) Providers(ctx context.Context) ([]*contracts.Provider, error) {
-	var list []*contracts.Provider
-	err := b.rpc.Query(ctx, consensus.QueryProviders, &list)
-	return list, err
+	return QueryAll[*contracts.Provider](ctx, b.rpc, consensus.QueryProviders)
 }
 
 func (b *backend) Provider(ctx context.Context, a contracts.Address) (*contracts.Provider, error) {
@@ -341,9 +339,7 @@ func (b *backend) Provider(ctx context.Context, a contracts.Address) (*contracts
 }
 
 func (b *backend) Validators(ctx context.Context) ([]contracts.ValidatorInfo, error) {
-	var list []contracts.ValidatorInfo
-	err := b.rpc.Query(ctx, consensus.QueryValidators, &list)
-	return list, err
+	return QueryAll[contracts.ValidatorInfo](ctx, b.rpc, consensus.QueryValidators)
 }
 
 func (b *backend) Account(ctx context.Context, a contracts.Address) (api.AccountView, error) {
