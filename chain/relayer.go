@@ -259,6 +259,9 @@ func (r *Relayer) step(ctx context.Context, recs []*Record) error {
 			batch = append(batch, rec)
 		}
 	}
+	if batch, err = r.skipLanded(ctx, batch); err != nil {
+		return err
+	}
 	for len(batch) > 0 && len(r.inFlight) < r.cfg.MaxInFlight {
 		n := min(len(batch), r.cfg.MaxBatch)
 		if err := r.send(ctx, batch[:n]); err != nil {
@@ -267,6 +270,59 @@ func (r *Relayer) step(ctx context.Context, recs []*Record) error {
 		batch = batch[n:]
 	}
 	return nil
+}
+
+// The registry's views skipLanded reads.
+var (
+	selLastNonce = utils.GetSelectorFromNameFelt("last_nonce")
+	selGetEpoch  = utils.GetSelectorFromNameFelt("get_epoch")
+)
+
+// skipLanded drops from batch the checkpoints another relayer already landed, so that many
+// relayers do not all pay for the same checkpoint: it asks the registry for its last nonce, and
+// for each pending checkpoint at or below it, whether the registry holds the same digest for its
+// epoch. Those are confirmed as landed elsewhere; the rest are returned.
+func (r *Relayer) skipLanded(ctx context.Context, batch []*Record) ([]*Record, error) {
+	if len(batch) == 0 {
+		return batch, nil
+	}
+	latest := rpc.WithBlockTag(rpc.BlockTagLatest)
+	out, err := r.acct.Provider.Call(ctx, rpc.FunctionCall{ContractAddress: &r.cfg.Registry, EntryPointSelector: selLastNonce}, latest)
+	if err != nil || len(out) != 1 {
+		return nil, fmt.Errorf("relayer: registry last_nonce: %v %w", out, err)
+	}
+	last := out[0].Uint64()
+	var keep []*Record
+	var landed []uint64
+	for _, rec := range batch {
+		if rec.Nonce > last {
+			keep = append(keep, rec)
+			continue
+		}
+		sub, err := checkpoint.UnmarshalSubmission(rec.Submission)
+		if err != nil {
+			return nil, fmt.Errorf("%w: %w", errOutbox, err)
+		}
+		roots, err := r.acct.Provider.Call(ctx, rpc.FunctionCall{ContractAddress: &r.cfg.Registry, EntryPointSelector: selGetEpoch,
+			Calldata: []*felt.Felt{new(felt.Felt).SetUint64(sub.Checkpoint.Epoch)}}, latest)
+		if err != nil || len(roots) != 5 {
+			return nil, fmt.Errorf("relayer: registry get_epoch(%d): %v %w", sub.Checkpoint.Epoch, roots, err)
+		}
+		if roots[1].String() == rec.Digest {
+			landed = append(landed, rec.Nonce)
+			continue
+		}
+		// The registry holds another checkpoint under this nonce: sending ours would revert.
+		keep = append(keep, rec)
+	}
+	if len(landed) > 0 {
+		if err := r.outbox.update(landed, func(rec *Record) { rec.State, rec.Elsewhere, rec.LastError = Confirmed, true, "" }); err != nil {
+			return nil, fmt.Errorf("%w: %w", errOutbox, err)
+		}
+		r.m.confirmed.Add(float64(len(landed)))
+		r.log.Info("checkpoints already relayed by someone else", "checkpoints", len(landed), "registry_last_nonce", last)
+	}
+	return keep, nil
 }
 
 // recover picks up, once after a start, the invokes a previous run recorded as Sent.

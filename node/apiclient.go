@@ -3,6 +3,7 @@ package node
 import (
 	"bytes"
 	"context"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -413,6 +414,13 @@ func (c *APIClient) Account(ctx context.Context, a contracts.Address) (api.Accou
 func (c *APIClient) WalletBalance(ctx context.Context) (api.AccountView, error) {
 	var v api.AccountView
 	return v, c.getJSON(ctx, "/wallet/balance", &v)
+}
+
+// SendTx sends a transaction's message from the node's account through the node's nonce
+// sequencer (POST /wallet/tx); tx must be signed with that account's key.
+func (c *APIClient) SendTx(ctx context.Context, tx *contracts.Tx) (api.TxView, error) {
+	var v api.TxView
+	return v, c.postJSON(ctx, "/wallet/tx", map[string]string{"tx": hex.EncodeToString(tx.Encode())}, &v)
 }
 
 // Withdraw is POST /wallet/withdraw: amount is "all", "1.5ciro" or units.

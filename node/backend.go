@@ -381,6 +381,20 @@ func (b *backend) WalletWithdraw(ctx context.Context, amount *uint256.Int) (api.
 	return api.TxView{Hash: res.Hash, Height: res.Height}, nil
 }
 
+func (b *backend) WalletSend(ctx context.Context, sender contracts.Address, msg contracts.Msg) (api.TxView, error) {
+	if b.wallet == nil {
+		return api.TxView{}, fmt.Errorf("%w: the node has no account key", api.ErrUnavailable)
+	}
+	if sender != b.wallet.Address() {
+		return api.TxView{}, contracts.Errorf(contracts.CodeUnauthorized, "the transaction is signed by %s; this node sends only for its own account %s", sender, b.wallet.Address())
+	}
+	res, err := b.wallet.SendTx(ctx, msg)
+	if err != nil {
+		return api.TxView{}, err
+	}
+	return api.TxView{Hash: res.Hash, Height: res.Height}, nil
+}
+
 // AddContent imports an upload into the node's store, pinned as a job input so GC keeps it
 // until the operator unpins it.
 func (b *backend) AddContent(ctx context.Context, r io.Reader, name string) (string, error) {

@@ -3,6 +3,7 @@ package node
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 
 	"github.com/ciro-network/ciro-node/consensus"
@@ -25,7 +26,11 @@ func ResolveAddress(home, s string) (contracts.Address, error) {
 	return a, nil
 }
 
-// SendTx signs msg with the key named from and waits for it to commit.
+// SendTx signs msg with the key named from and waits for it to commit. The node's own account
+// key sends through the running node's API (POST /wallet/tx), so that its nonce comes from the
+// node's sequencer, which the node's provider agent and API use too: signed here with a nonce
+// read from the chain, it would race theirs. Other keys, and the node's key while the API
+// does not answer, sign and broadcast here.
 func SendTx(ctx context.Context, home, from string, msg contracts.Msg) (*TxResult, error) {
 	key, err := LoadKey(home, from)
 	if err != nil {
@@ -35,7 +40,32 @@ func SendTx(ctx context.Context, home, from string, msg contracts.Msg) (*TxResul
 	if err != nil {
 		return nil, err
 	}
+	if from == ValidatorKeyName {
+		if res, err, ok := sendThroughNode(ctx, home, key, msg); ok {
+			return res, err
+		}
+	}
 	return c.Send(ctx, key, msg)
+}
+
+// sendThroughNode sends msg through the node's API; ok is false when the API does not answer
+// (the node is stopped) and nothing was sent.
+func sendThroughNode(ctx context.Context, home string, key *Key, msg contracts.Msg) (res *TxResult, err error, ok bool) {
+	ac, err := APIClientForHome(home)
+	if err != nil {
+		return nil, nil, false
+	}
+	tx := &contracts.Tx{Msg: msg}
+	tx.Sign(key.Private)
+	view, err := ac.SendTx(ctx, tx)
+	var ae *APIError
+	if errors.As(err, &ae) && ae.Status == 0 {
+		return nil, nil, false // no answer: the node is not running
+	}
+	if err != nil {
+		return nil, err, true
+	}
+	return &TxResult{Hash: view.Hash, Height: view.Height}, nil, true
 }
 
 // TransferMsg builds a transfer of amount ("10ciro" or units) to a key name or address.

@@ -387,6 +387,41 @@ func (s *Server) postWithdraw(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
+// walletTxBody is POST /wallet/tx: a transaction signed with the node's account key, in hex.
+// Its nonce and fee are ignored: the node signs the message again with the nonce its
+// sequencer assigns, so that the CLI's sends and the node's own never collide.
+type walletTxBody struct {
+	Tx string `json:"tx"`
+}
+
+func (s *Server) postWalletTx(w http.ResponseWriter, r *http.Request) error {
+	var body walletTxBody
+	if err := decodeBody(w, r, &body); err != nil {
+		return err
+	}
+	if body.Tx == "" {
+		return fieldError(CodeMissingField, "tx", "the field \"tx\" is required: a transaction signed with the node's account key, in hex")
+	}
+	raw, err := hex.DecodeString(body.Tx)
+	if err != nil {
+		return fieldError(contracts.CodeMalformed.String(), "tx", "the field \"tx\" is not hex: %v", err)
+	}
+	tx, err := contracts.DecodeTx(raw)
+	if err != nil {
+		return withField(err, "tx")
+	}
+	// The signature proves the sender holds the account's key, beside the API token.
+	if err := tx.VerifySignature(); err != nil {
+		return withField(err, "tx")
+	}
+	view, err := s.backend.WalletSend(r.Context(), tx.Sender(), tx.Msg)
+	if err != nil {
+		return fmt.Errorf("send: %w", err)
+	}
+	writeJSON(w, http.StatusOK, view)
+	return nil
+}
+
 // ContentReceipt is the answer to POST /content.
 type ContentReceipt struct {
 	CID string `json:"cid"`

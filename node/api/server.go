@@ -171,6 +171,7 @@ func (s *Server) routeTable() []route {
 		{"GET", "/accounts/{addr}", false, s.getAccount},
 		{"GET", "/wallet/balance", false, s.getWalletBalance},
 		{"POST", "/wallet/withdraw", true, s.postWithdraw},
+		{"POST", "/wallet/tx", true, s.postWalletTx},
 		{"POST", "/content", true, s.postContent},
 		{"GET", "/content/{cid}", false, s.getContent},
 		{"GET", "/events", false, s.getEvents},
