@@ -152,4 +152,3 @@ func refused(t *testing.T, what string, err error) {
 		t.Fatalf("%s: %v, want ErrProof", what, err)
 	}
 }
-
