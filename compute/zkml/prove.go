@@ -9,7 +9,6 @@ import (
 	"github.com/consensys/gnark-crypto/ecc/bn254/fr"
 	"github.com/consensys/gnark/backend/groth16"
 	"github.com/consensys/gnark/backend/witness"
-	"github.com/consensys/gnark/frontend"
 
 	"github.com/ciro-network/ciro-node/compute/model"
 )
@@ -51,12 +50,37 @@ func (c *Compiled) witness(x model.Tensor) (witness.Witness, Public, error) {
 	if err != nil {
 		return nil, Public{}, err
 	}
-	a := c.plan.assignment(x.Data, outs)
-	w, err := frontend.NewWitness(a, ecc.BN254.ScalarField())
+	pub := Public{ModelID: c.ID, InputHash: InputCommitment(x.Data, c.plan.inputBits), Outputs: outs}
+	w, err := fillWitness(pub, x.Data)
 	if err != nil {
-		return nil, Public{}, fmt.Errorf("zkml: witness: %w", err)
+		return nil, Public{}, err
 	}
-	return w, Public{ModelID: c.ID, InputHash: a.InputHash.(fr.Element), Outputs: outs}, nil
+	return w, pub, nil
+}
+
+// fillWitness lays the values out as the circuit struct declares them (public first: model
+// id, input commitment, outputs; then the input), without frontend.NewWitness's reflection,
+// which costs as much as solving.
+func fillWitness(pub Public, input []int32) (witness.Witness, error) {
+	w, err := witness.New(ecc.BN254.ScalarField())
+	if err != nil {
+		return nil, err
+	}
+	nPub := 2 + len(pub.Outputs)
+	ch := make(chan any, nPub+len(input))
+	ch <- pub.ModelID
+	ch <- pub.InputHash
+	for _, v := range pub.Outputs {
+		ch <- int64(v)
+	}
+	for _, v := range input {
+		ch <- int64(v)
+	}
+	close(ch)
+	if err := w.Fill(nPub, len(input), ch); err != nil {
+		return nil, fmt.Errorf("zkml: witness: %w", err)
+	}
+	return w, nil
 }
 
 // Solve runs the model natively and checks that its outputs satisfy the circuit, without
@@ -87,13 +111,9 @@ func (c *Compiled) Prove(pk groth16.ProvingKey, x model.Tensor) (groth16.Proof, 
 
 // Verify checks a proof against a verifying key and the public inputs.
 func Verify(vk groth16.VerifyingKey, proof groth16.Proof, pub Public) error {
-	a := &circuit{ModelID: pub.ModelID, InputHash: pub.InputHash, Output: make([]frontend.Variable, len(pub.Outputs))}
-	for i, v := range pub.Outputs {
-		a.Output[i] = int64(v)
-	}
-	w, err := frontend.NewWitness(a, ecc.BN254.ScalarField(), frontend.PublicOnly())
+	w, err := fillWitness(pub, nil)
 	if err != nil {
-		return fmt.Errorf("zkml: public witness: %w", err)
+		return err
 	}
 	if err := groth16.Verify(proof, vk, w); err != nil {
 		return fmt.Errorf("%w: %w", ErrProof, err)
