@@ -73,3 +73,6 @@ func WriteONNX(nodes []ONNXNode, inits []ONNXInit, inputs, outputs []ONNXValue) 
 	}
 	return modelProto(ns, is, vi(inputs), vi(outputs))
 }
+
+// SigmoidTable is the table Sigmoid interpolates in (part of the protocol, like the rounding).
+func SigmoidTable() [257]int32 { return sigmoidTable }

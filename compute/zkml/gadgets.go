@@ -10,7 +10,10 @@ import (
 	"github.com/consensys/gnark/constraint/solver"
 	"github.com/consensys/gnark/frontend"
 	"github.com/consensys/gnark/std/math/bits"
+	"github.com/consensys/gnark/std/lookup/logderivlookup"
 	"github.com/consensys/gnark/std/rangecheck"
+
+	"github.com/ciro-network/ciro-node/compute/model"
 )
 
 // val is one tensor element inside the circuit: a variable and the static interval [lo, hi]
@@ -48,6 +51,8 @@ type gadgets struct {
 	api   frontend.API
 	plain bool // bit decomposition instead of commitment-based range checks
 	rc    frontend.Rangechecker
+
+	sigTable logderivlookup.Table // the sigmoid table, once per circuit (Commit only)
 }
 
 func newGadgets(api frontend.API, plain bool) *gadgets {
@@ -88,36 +93,43 @@ func (g *gadgets) pin(e *val) {
 // interval [lo, hi], as a free quotient: the remainder is range-checked here, the quotient by
 // whoever consumes it.
 func (g *gadgets) rescale(t frontend.Variable, lo, hi int64) *val {
-	const half = int64(1) << (fracBits - 1)
-	qlo, qhi := (lo+half)>>fracBits, (hi+half)>>fracBits
+	return g.roundShift(t, lo, hi, fracBits)
+}
+
+// roundShift is floor((t + 2^(s-1)) / 2^s), free as rescale's.
+func (g *gadgets) roundShift(t frontend.Variable, lo, hi int64, s uint) *val {
+	half := int64(1) << (s - 1)
+	qlo, qhi := (lo+half)>>s, (hi+half)>>s
 	if lo == hi {
 		return constVal(qlo)
 	}
 	t = g.api.Add(t, half)
-	out, err := g.api.Compiler().NewHint(floorDivHint, 2, t, int64(1)<<fracBits)
+	out, err := g.api.Compiler().NewHint(floorDivHint, 2, t, int64(1)<<s)
 	if err != nil {
 		panic(err) // only on a malformed hint call, a bug here
 	}
 	q, r := out[0], out[1]
-	g.api.AssertIsEqual(g.api.Add(g.api.Mul(q, int64(1)<<fracBits), r), t)
-	g.check(r, fracBits)
+	g.api.AssertIsEqual(g.api.Add(g.api.Mul(q, int64(1)<<s), r), t)
+	g.check(r, int(s))
 	return &val{v: q, lo: qlo, hi: qhi, free: true}
 }
 
-// sat32 clamps to the int32 range. Where the interval shows that no clamp can happen it costs
-// nothing; otherwise two hinted booleans say which side, and the range checks prove it. The
+// sat32 clamps to the int32 range.
+func (g *gadgets) sat32(e *val) *val { return g.clamp(e, math.MinInt32, math.MaxInt32) }
+
+// clamp clamps to [mn, mx]. Where the interval shows that no clamp can happen it costs
+// nothing; otherwise two hinted booleans say which side, and range checks prove it. The
 // clamp confines its input, so the result is never free.
-func (g *gadgets) sat32(e *val) *val {
-	if e.lo >= math.MinInt32 && e.hi <= math.MaxInt32 {
+func (g *gadgets) clamp(e *val, mn, mx int64) *val {
+	if e.lo >= mn && e.hi <= mx {
 		return e
 	}
 	if e.isConst() {
-		return constVal(int64(sat32(e.lo)))
+		return constVal(max(min(e.lo, mx), mn))
 	}
 	api := g.api
-	const mn, mx = int64(math.MinInt32), int64(math.MaxInt32)
 	var hiB, loB frontend.Variable = 0, 0
-	var a, b frontend.Variable = 0, 0 // hiB·(v-MAX-1), loB·(MIN-1-v)
+	var a, b frontend.Variable = 0, 0 // hiB·(v-mx-1), loB·(mn-1-v)
 	over := int64(0)
 	if e.hi > mx {
 		out, err := api.Compiler().NewHint(gtHint, 1, e.v, mx)
@@ -139,12 +151,18 @@ func (g *gadgets) sat32(e *val) *val {
 		b = api.Mul(loB, api.Sub(mn-1, e.v))
 		over = max(over, mn-1-e.lo)
 	}
-	// Above: v = MAX+1+z1; below: v = MIN-1-z1; both flags set makes z1 = -(2^32+1), refused.
+	// Above: v = mx+1+z1; below: v = mn-1-z1; both flags set makes z1 = mn-mx-2 < 0, refused.
 	g.check(api.Add(a, b), bitLen(over))
-	// In range: z2 = v - MIN in [0, 2^32); z2 = mid·(v-MIN) written with a and b.
+	// In range: z2 = mid·(v-mn) in [0, 2^k), written with a and b; when the range's width
+	// is not a power of two, z3 = mid·(mx-v) ≥ 0 closes the top.
+	width := mx - mn
 	z2 := api.Add(api.Sub(e.v, mn), b, loB)
-	z2 = api.Sub(z2, a, api.Mul(hiB, int64(1)<<32))
-	g.check(z2, 32)
+	z2 = api.Sub(z2, a, api.Mul(hiB, width+1))
+	g.check(z2, bitLen(width))
+	if width+1 != int64(1)<<bitLen(width) {
+		z3 := api.Add(api.Sub(mx, e.v), a, hiB)
+		g.check(api.Sub(z3, api.Mul(loB, width+1), b), bitLen(width))
+	}
 	out := api.Add(api.Sub(e.v, a, hiB), b, loB)
 	return &val{v: out, lo: max(e.lo, mn), hi: min(e.hi, mx)}
 }
@@ -304,4 +322,66 @@ func gtHint(p *big.Int, in, out []*big.Int) error {
 		out[0].SetInt64(0)
 	}
 	return nil
+}
+
+// sigmoid mirrors model.Sigmoid: linear interpolation in the runtime's 257-entry table at
+// u = x + 8 (Q16.16), clamped to the table's span: t[i] + RoundShift((t[i+1]-t[i])·f, 12)
+// with i = u >> 12 and f = u & 4095.
+func (g *gadgets) sigmoid(e *val) *val {
+	api := g.api
+	u := g.clamp(&val{v: api.Add(e.v, 8*model.One), lo: e.lo + 8*model.One, hi: e.hi + 8*model.One, free: e.free}, 0, 256<<12)
+	e.free = false
+	if u.isConst() {
+		return constVal(int64(model.Sigmoid(int32(u.lo - 8*model.One))))
+	}
+	out, err := api.Compiler().NewHint(floorDivHint, 2, u.v, 4096)
+	if err != nil {
+		panic(err)
+	}
+	i, f := out[0], out[1]
+	api.AssertIsEqual(api.Add(api.Mul(i, 4096), f), u.v)
+	g.check(f, 12)
+	lo, hi := g.tableAt(i)
+	// The table rises by at most 1,024 a step, so the product stays under 2^23.
+	prod := api.Mul(api.Sub(hi, lo), f)
+	q := g.roundShift(prod, 0, 1024*4095, 12)
+	g.pin(q)
+	tbl := model.SigmoidTable()
+	return &val{v: api.Add(lo, q.v), lo: int64(tbl[0]), hi: int64(tbl[256])}
+}
+
+// tableAt returns the sigmoid table's entries i and i+1 for 0 ≤ i ≤ 256 (entry 257 repeats
+// 256: it is only read with a zero fraction). It confines i to the table.
+func (g *gadgets) tableAt(i frontend.Variable) (lo, hi frontend.Variable) {
+	tbl := model.SigmoidTable()
+	entry := func(k int) int64 { return int64(tbl[min(k, 256)]) }
+	if !g.plain {
+		if g.sigTable == nil {
+			g.sigTable = logderivlookup.New(g.api)
+			for k := 0; k <= 257; k++ {
+				g.sigTable.Insert(entry(k))
+			}
+		}
+		r := g.sigTable.Lookup(i, g.api.Add(i, 1))
+		return r[0], r[1]
+	}
+	// Without lookups: the bits of i select in a binary tree (its first level is linear).
+	b := bits.ToBinary(g.api, i, bits.WithNbDigits(9))
+	g.api.AssertIsEqual(g.api.Mul(b[8], g.api.Sub(i, 256)), 0) // i ≤ 256
+	sel := func(off int) frontend.Variable {
+		level := make([]frontend.Variable, 256)
+		for k := range level {
+			level[k] = g.api.Add(entry(2*k+off), g.api.Mul(b[0], entry(2*k+1+off)-entry(2*k+off)))
+		}
+		for bit := 1; bit < 8; bit++ {
+			next := make([]frontend.Variable, len(level)/2)
+			for k := range next {
+				next[k] = g.api.Add(level[2*k], g.api.Mul(b[bit], g.api.Sub(level[2*k+1], level[2*k])))
+			}
+			level = next
+		}
+		// i = 256 (bit 8 set, the others clear) reads entry 256+off.
+		return g.api.Add(level[0], g.api.Mul(b[8], g.api.Sub(entry(256+off), level[0])))
+	}
+	return sel(0), sel(1)
 }

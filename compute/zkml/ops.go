@@ -62,16 +62,20 @@ func fixedOnly(ts ...*tensor) error {
 func (c *compiler) apply(n model.Node, args []*tensor) (*tensor, error) {
 	g := c.g
 	switch n.OpType {
-	case "Relu":
+	case "Relu", "Sigmoid":
 		if len(args) != 1 {
-			return nil, fmt.Errorf("%w: Relu takes 1 input", ErrShape)
+			return nil, fmt.Errorf("%w: %s takes 1 input", ErrShape, n.OpType)
 		}
 		if err := fixedOnly(args[0]); err != nil {
 			return nil, err
 		}
 		out := &tensor{shape: slices.Clone(args[0].shape), d: make([]*val, len(args[0].d))}
 		for i, e := range args[0].d {
-			out.d[i] = g.relu(e)
+			if n.OpType == "Relu" {
+				out.d[i] = g.relu(e)
+			} else {
+				out.d[i] = g.sigmoid(e)
+			}
 		}
 		return out, nil
 	case "Add":

@@ -292,3 +292,42 @@ func TestLyingProver(t *testing.T) {
 		}
 	}
 }
+
+// TestSigmoidTable: a Sigmoid layer agrees with the runtime's table interpolation over the
+// whole table, at its ends, beyond them, and on the steps' edges, in both variants.
+func TestSigmoidTable(t *testing.T) {
+	const n = 64
+	onnx := model.WriteONNX(
+		[]model.ONNXNode{
+			{Op: "Add", Inputs: []string{"x", "b"}, Outputs: []string{"z"}},
+			{Op: "Sigmoid", Inputs: []string{"z"}, Outputs: []string{"y"}},
+		},
+		[]model.ONNXInit{{Name: "b", Dims: []int64{1}, F32: []float32{0.25}}},
+		[]model.ONNXValue{{Name: "x", Dims: []int64{1, n}}},
+		[]model.ONNXValue{{Name: "y", Dims: []int64{1, n}}},
+	)
+	inputs := [][]int32{make([]int32, n), make([]int32, n), make([]int32, n)}
+	for i := 0; i < n; i++ {
+		// Spread over [-9, 9], the table's step edges ±1, and the int32 extremes.
+		inputs[0][i] = int32((i - n/2) * 9 * model.One / (n / 2))
+		inputs[1][i] = int32((i-n/2)*4096 - 16384 + i%3 - 1)
+		inputs[2][i] = []int32{math.MaxInt32, math.MinInt32, -8*model.One - 16384, 8*model.One - 16384, 0, -1}[i%6]
+	}
+	for _, v := range []Variant{Commit, Plain} {
+		c := compile(t, onnx, Options{Variant: v})
+		for k, in := range inputs {
+			x := model.Tensor{Shape: []int{1, n}, Data: in}
+			pub, err := c.Solve(x)
+			if err != nil {
+				t.Fatalf("%v, inputs %d: %v", v, k, err)
+			}
+			for i, y := range pub.Outputs {
+				z := int32(max(min(int64(in[i])+16384, math.MaxInt32), math.MinInt32))
+				if y != model.Sigmoid(z) {
+					t.Fatalf("%v: sigmoid(%d) = %d, the runtime gives %d", v, z, y, model.Sigmoid(z))
+				}
+			}
+		}
+		t.Logf("%v: %d constraints for %d sigmoids", v, c.CCS.GetNbConstraints(), n)
+	}
+}
