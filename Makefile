@@ -9,17 +9,21 @@ PKGS      := ./...
 RACE_PKGS := ./consensus/... ./node ./node/api/... ./p2p/... ./storage/... ./market/... ./compute/... ./chain/...
 FUZZTIME  ?= 60s
 
-.PHONY: all build test test-fuzz-short fuzz bench devnet lint tidy clean
+.PHONY: all build test test-fuzz-short fuzz bench devnet lint tidy clean chromium
 
 all: build
 
 build:
 	$(GO) build -o $(BIN)/ ./cmd/...
 
-test: build lint
+test: build lint chromium
 	$(GO) test -count=1 -timeout 25m $(PKGS)
 	$(GO) test -count=1 -race -timeout 20m -short $(RACE_PKGS)
 	$(MAKE) test-fuzz-short
+
+# The simulation's index-page test opens it in headless Chromium; CI starts on a fresh machine.
+chromium:
+	@command -v chromium >/dev/null || { apt-get update && apt-get install -y chromium; }
 
 # Each fuzz target gets a short run in `make test`, a long one in `make fuzz`.
 test-fuzz-short:

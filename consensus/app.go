@@ -348,7 +348,8 @@ func toBlock(chainID string, req *abci.FinalizeBlockRequest) *contracts.Block {
 		if m.Type == abci.MISBEHAVIOR_TYPE_LIGHT_CLIENT_ATTACK {
 			kind = contracts.LightClientAttack
 		}
-		b.Misbehavior = append(b.Misbehavior, contracts.Misbehavior{Kind: kind, ConsAddress: m.Validator.Address, Height: m.Height})
+		b.Misbehavior = append(b.Misbehavior, contracts.Misbehavior{Kind: kind, ConsAddress: m.Validator.Address, Height: m.Height,
+			Power: m.Validator.Power, TotalPower: m.TotalVotingPower})
 	}
 	return b
 }

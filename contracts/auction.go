@@ -161,8 +161,14 @@ func (x *exec) selectProviders(j *Job, bidders []*bidder, n int) ([]scored, reje
 
 func (x *exec) score(j *Job, b *bidder, ask *uint256.Int) uint64 {
 	p := x.params
-	margin := new(uint256.Int).Sub(j.Spec.MaxPrice, ask)
-	priceScore, _ := mulDiv(margin, uint256.NewInt(10_000), j.Spec.MaxPrice)
+	// An ask above the maximum price has no margin and scores nothing on price; the margin is
+	// at most the maximum price, so the score is at most 10000.
+	priceScore := zero()
+	if margin, err := checkedSub(j.Spec.MaxPrice, ask); err == nil {
+		if ps, err := checkedMulDiv(margin, uint256.NewInt(10_000), j.Spec.MaxPrice); err == nil {
+			priceScore = ps
+		}
+	}
 	rep := b.st.Reputation
 	if rep < 0 {
 		rep = 0
@@ -259,7 +265,7 @@ func (x *exec) noShow(id uint64, slot int) error {
 	if err := x.releaseCapacity(a.Provider); err != nil {
 		return err
 	}
-	if err := x.punishProvider(a.Provider, x.params.NoShowSlashBps, x.params.ReputationNoShowDn, "unavailability", id); err != nil {
+	if err := x.punishProvider(a.Provider, x.params.NoShowSlashBps, x.params.ReputationNoShowDn, "unavailability", id, a.AssignedAt); err != nil {
 		return err
 	}
 	if j.Spec.Verification != VerifyRedundant {

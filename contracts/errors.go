@@ -34,6 +34,7 @@ const (
 	CodeFeeTooLow         Code = 16
 	CodeUnsupportedVer    Code = 17
 	CodeSupplyCap         Code = 18
+	CodeOverflow          Code = 19
 	CodeUnknownJobType    Code = 20
 	CodePriceBelowFloor   Code = 21
 	CodeDeadlinePast      Code = 22
@@ -66,6 +67,7 @@ var codeNames = map[Code]string{
 	CodeFeeTooLow:         "fee_too_low",
 	CodeUnsupportedVer:    "unsupported_version",
 	CodeSupplyCap:         "supply_cap",
+	CodeOverflow:          "overflow",
 	CodeUnknownJobType:    "unknown_job_type",
 	CodePriceBelowFloor:   "price_below_floor",
 	CodeDeadlinePast:      "deadline_past",
@@ -126,6 +128,7 @@ var (
 	ErrFeeTooLow         = &Error{Code: CodeFeeTooLow, Msg: "the fee is below the minimum"}
 	ErrUnsupportedVer    = &Error{Code: CodeUnsupportedVer, Msg: "the transaction version is not supported"}
 	ErrSupplyCap         = &Error{Code: CodeSupplyCap, Msg: "minting would pass the hard cap"}
+	ErrOverflow          = &Error{Code: CodeOverflow, Msg: "an amount does not fit in 256 bits"}
 )
 
 // CodeOf extracts the stable code of err: CodeOK for nil, CodeInternal for errors that are not

@@ -18,12 +18,17 @@ type SupplyReport struct {
 	Earnings  *uint256.Int `json:"earnings"` // providers' unwithdrawn earnings
 }
 
-// Held is everything not burned: balances, stakes and unbonding entries.
-func (r *SupplyReport) Held() *uint256.Int {
-	h := new(uint256.Int).Add(r.Balances, r.Staked)
-	h.Add(h, r.Unbonding)
-	h.Add(h, r.Escrow)
-	return h.Add(h, r.Earnings)
+// Held is everything not burned: balances, stakes, unbonding entries, escrow and earnings. The
+// sum is checked: a total past 2^256 is an overflow error, never a wrapped number that could
+// happen to match what was minted.
+func (r *SupplyReport) Held() (*uint256.Int, error) {
+	h := zero()
+	for _, v := range []*uint256.Int{r.Balances, r.Staked, r.Unbonding, r.Escrow, r.Earnings} {
+		if err := addTo(h, v); err != nil {
+			return nil, err
+		}
+	}
+	return h, nil
 }
 
 // CheckSupply verifies the invariant that holds after every block:
@@ -38,7 +43,7 @@ func CheckSupply(kv KV) (*SupplyReport, error) {
 		return nil, err
 	}
 	r := &SupplyReport{Minted: sup.Minted, Burned: sup.Burned, Balances: zero(), Treasury: zero(), Staked: zero(), Unbonding: zero(), Escrow: zero(), Earnings: zero()}
-	var decodeErr error
+	var decodeErr, sumErr error
 	sum := func(total *uint256.Int, decode func([]byte) (*uint256.Int, error)) func(k, v []byte) bool {
 		return func(_, v []byte) bool {
 			a, err := decode(v)
@@ -46,7 +51,10 @@ func CheckSupply(kv KV) (*SupplyReport, error) {
 				decodeErr = err
 				return false
 			}
-			total.Add(total, a)
+			if err := addTo(total, a); err != nil {
+				sumErr = err
+				return false
+			}
 			return true
 		}
 	}
@@ -80,13 +88,23 @@ func CheckSupply(kv KV) (*SupplyReport, error) {
 		if decodeErr != nil {
 			return nil, decodeErr
 		}
+		if sumErr != nil {
+			return r, fmt.Errorf("supply invariant broken: a total passes 2^256: %w", sumErr)
+		}
 	}
 	treasury, err := st.account(TreasuryAddress)
 	if err != nil {
 		return nil, err
 	}
 	r.Treasury = treasury.Balance
-	accounted := new(uint256.Int).Add(r.Held(), r.Burned)
+	held, err := r.Held()
+	if err != nil {
+		return r, fmt.Errorf("supply invariant broken: what is held passes 2^256: %w", err)
+	}
+	accounted, err := checkedAdd(held, r.Burned)
+	if err != nil {
+		return r, fmt.Errorf("supply invariant broken: held plus burned passes 2^256: %w", err)
+	}
 	if !accounted.Eq(r.Minted) {
 		return r, fmt.Errorf("supply invariant broken: balances %s + staked %s + unbonding %s + escrow %s + earnings %s + burned %s = %s, but %s was minted",
 			r.Balances.Dec(), r.Staked.Dec(), r.Unbonding.Dec(), r.Escrow.Dec(), r.Earnings.Dec(), r.Burned.Dec(), accounted.Dec(), r.Minted.Dec())

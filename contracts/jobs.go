@@ -42,6 +42,8 @@ func NetworkFee(base *uint256.Int, utilBps, demand uint64) *uint256.Int {
 	}
 	uFactor := 10_000 + utilBps*utilBps/(10_000-utilBps)
 	dFactor := 100_000 + lnTableBps[demand]
+	// uFactor × dFactor ≤ 190500 × 123979 < 2^35, so F ≤ 24 × F_base: it fits in 256 bits
+	// whenever F_base ≤ the hard cap, which Params.Validate requires.
 	f, _ := mulDiv(base, uint256.NewInt(uFactor*dFactor), uint256.NewInt(1_000_000_000))
 	return f
 }
@@ -228,7 +230,9 @@ func (x *exec) withdraw(sender Address, amount *uint256.Int) error {
 	if amount.Gt(p.Earnings) {
 		return Errorf(CodeInsufficientFunds, "earnings are %s, less than %s", FormatCIRO(p.Earnings), FormatCIRO(amount))
 	}
-	p.Earnings.Sub(p.Earnings, amount)
+	if err := subFrom(p.Earnings, amount); err != nil {
+		return err
+	}
 	if err := x.st.setProvider(p); err != nil {
 		return err
 	}
@@ -340,7 +344,7 @@ func (x *exec) tallyRedundant(j *Job, final bool) error {
 			a.Status = AssignAccepted
 		default:
 			a.Status = AssignRejected
-			if err := x.punishProvider(a.Provider, x.params.MaliciousSlashBps, x.params.ReputationBadDn, "malicious_result", j.ID); err != nil {
+			if err := x.punishProvider(a.Provider, x.params.MaliciousSlashBps, x.params.ReputationBadDn, "malicious_result", j.ID, a.AssignedAt); err != nil {
 				return err
 			}
 		}
@@ -389,7 +393,7 @@ func (x *exec) challenge(sender Address, m *Challenge) error {
 	a.Status = AssignRejected
 	x.emit(event("job_challenged", "job_id", uintStr(j.ID), "provider", a.Provider.String(), "challenger", sender.String(),
 		"claimed", a.ResultCID, "reexecuted", m.ResultCID))
-	if err := x.punishProvider(a.Provider, x.params.MaliciousSlashBps, x.params.ReputationBadDn, "malicious_result", j.ID); err != nil {
+	if err := x.punishProvider(a.Provider, x.params.MaliciousSlashBps, x.params.ReputationBadDn, "malicious_result", j.ID, a.AssignedAt); err != nil {
 		return err
 	}
 	return x.retryOrFail(j, "a validator's re-execution contradicted the result")
@@ -424,8 +428,9 @@ func (x *exec) releaseCapacity(who Address) error {
 	return x.st.addLoad(-1, 0)
 }
 
-// punishProvider slashes a provider's stake pool and lowers its reputation.
-func (x *exec) punishProvider(who Address, slashBps uint64, repDown int64, reason string, jobID uint64) error {
+// punishProvider slashes a provider's stake as it was when the faulty assignment began
+// (assignedAt), unbonding entries that left since included, and lowers its reputation.
+func (x *exec) punishProvider(who Address, slashBps uint64, repDown int64, reason string, jobID, assignedAt uint64) error {
 	st, err := x.st.staker(who)
 	if err != nil {
 		return err
@@ -441,7 +446,7 @@ func (x *exec) punishProvider(who Address, slashBps uint64, repDown int64, reaso
 	if st == nil {
 		return nil
 	}
-	if _, err := x.slash(st, slashBps, reason); err != nil {
+	if _, err := x.slashAtHeight(st, slashBps, assignedAt, reason); err != nil {
 		return err
 	}
 	x.adjustReputation(st, -repDown)
@@ -464,7 +469,9 @@ func (x *exec) finishWithResult(j *Job, resultCID string) error {
 	if err := x.splitBurnTreasury(j.Fee, x.params.FeeBurnBps); err != nil {
 		return err
 	}
-	j.Escrow.Sub(j.Escrow, j.Fee)
+	if err := subFrom(j.Escrow, j.Fee); err != nil {
+		return err
+	}
 	return x.closeJob(j, JobCompleted, "")
 }
 
@@ -472,7 +479,10 @@ func (x *exec) finishWithResult(j *Job, resultCID string) error {
 // the rest to the provider's earnings.
 func (x *exec) pay(j *Job, a *Assignment) error {
 	platform := bps(a.Price, x.params.PlatformFeeBps)
-	earned := new(uint256.Int).Sub(a.Price, platform)
+	earned, err := checkedSub(a.Price, platform)
+	if err != nil {
+		return err
+	}
 	p, err := x.st.provider(a.Provider)
 	if err != nil {
 		return err
@@ -480,7 +490,9 @@ func (x *exec) pay(j *Job, a *Assignment) error {
 	if p == nil {
 		return Errorf(CodeInternal, "assigned provider %s has no record", a.Provider)
 	}
-	p.Earnings.Add(p.Earnings, earned)
+	if err := addTo(p.Earnings, earned); err != nil {
+		return err
+	}
 	p.Completed++
 	if err := x.st.setProvider(p); err != nil {
 		return err
@@ -488,8 +500,12 @@ func (x *exec) pay(j *Job, a *Assignment) error {
 	if err := x.splitBurnTreasury(platform, x.params.FeeBurnBps); err != nil {
 		return err
 	}
-	j.Escrow.Sub(j.Escrow, a.Price)
-	j.Paid.Add(j.Paid, a.Price)
+	if err := subFrom(j.Escrow, a.Price); err != nil {
+		return err
+	}
+	if err := addTo(j.Paid, a.Price); err != nil {
+		return err
+	}
 	if st, err := x.st.staker(a.Provider); err != nil {
 		return err
 	} else if st != nil {
@@ -527,7 +543,9 @@ func (x *exec) closeJob(j *Job, status JobStatus, reason string) error {
 		if err := x.credit(j.Client, j.Escrow); err != nil {
 			return err
 		}
-		j.Refunded.Add(j.Refunded, j.Escrow)
+		if err := addTo(j.Refunded, j.Escrow); err != nil {
+			return err
+		}
 		x.emit(event("job_refunded", "job_id", uintStr(j.ID), "client", j.Client.String(), "amount", j.Escrow.Dec()))
 		j.Escrow = zero()
 	}

@@ -41,6 +41,10 @@ type Misbehavior struct {
 	Kind        MisbehaviorKind
 	ConsAddress []byte
 	Height      int64
+	// Power is the validator's voting power at Height, and TotalPower the whole set's, as the
+	// evidence reports them; they decide whether faults at one height are a coordinated attack.
+	Power      int64
+	TotalPower int64
 }
 
 // ValidatorUpdate is a change to CometBFT's validator set: power 0 removes the validator.

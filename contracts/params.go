@@ -166,6 +166,8 @@ func (p Params) Validate() error {
 		return fmt.Errorf("a job fee or provider slash is above 10000 bps")
 	case p.JobBaseFee == nil || p.MinJobPrice == nil || p.MinJobPrice.IsZero():
 		return fmt.Errorf("job_base_fee and a positive min_job_price are required")
+	case p.JobBaseFee.Gt(HardCap) || p.MinJobPrice.Gt(HardCap) || p.MinTxFee.Gt(HardCap) || p.MinValidatorStake.Gt(HardCap):
+		return fmt.Errorf("job_base_fee, min_job_price, min_tx_fee and min_validator_stake must not exceed the hard cap")
 	case p.MaxJobDeadlineBlocks == 0 || p.ChallengeWindowBlocks == 0 || p.MaxAssignmentsPerBlock == 0:
 		return fmt.Errorf("max_job_deadline_blocks, challenge_window_blocks and max_assignments_per_block must be positive")
 	case p.MinAssignWindowBlocks == 0 || p.MinAssignWindowBlocks > p.MaxJobDeadlineBlocks:
@@ -265,7 +267,7 @@ func TierFor(stake *uint256.Int, priceMicroUSD uint64) Tier {
 	}
 	tier := TierNone
 	for t := Tier(1); t < NumTiers; t++ {
-		need := new(uint256.Int).Mul(uint256.NewInt(tierUSD[t]), uint256.NewInt(1_000_000))
+		need := uint256.NewInt(tierUSD[t] * 1_000_000) // ≤ 5 × 10^11: fits in uint64
 		if microUSD.Cmp(need) >= 0 {
 			tier = t
 		}

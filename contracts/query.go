@@ -40,7 +40,11 @@ func GetDelegation(kv KV, staker, delegator Address) (*Delegation, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Delegation{Staker: staker, Delegator: delegator, Shares: shares, Amount: stakeOf(s, shares)}, nil
+	amount, err := stakeOf(s, shares)
+	if err != nil {
+		return nil, err
+	}
+	return &Delegation{Staker: staker, Delegator: delegator, Shares: shares, Amount: amount}, nil
 }
 
 // ListStakers returns every staker in address order.

@@ -102,7 +102,9 @@ func (x *exec) payEpochRewards() error {
 	}
 	room := zero()
 	if HardCap.Gt(sup.Minted) {
-		room.Sub(HardCap, sup.Minted)
+		if room, err = checkedSub(HardCap, sup.Minted); err != nil {
+			return err
+		}
 	}
 	pool := want
 	if room.Lt(want) {
@@ -120,7 +122,10 @@ func (x *exec) payEpochRewards() error {
 	for i, e := range entries {
 		weights[i], mults[i] = e.weight, e.factors.mult()
 	}
-	amounts := splitRewards(pool, weights, mults)
+	amounts, err := splitRewards(pool, weights, mults)
+	if err != nil {
+		return err
+	}
 	paid := zero()
 	stakers := uint64(0)
 	for i, e := range entries {
@@ -128,19 +133,27 @@ func (x *exec) payEpochRewards() error {
 		if a.IsZero() {
 			continue
 		}
-		e.st.Tokens.Add(e.st.Tokens, a)
+		if err := addTo(e.st.Tokens, a); err != nil {
+			return err
+		}
 		if err := x.st.setStaker(e.st); err != nil {
 			return err
 		}
-		paid.Add(paid, a)
+		if err := addTo(paid, a); err != nil {
+			return err
+		}
 		stakers++
 		x.emit(event("reward", "staker", e.st.Address.String(), "amount", a.Dec()))
 	}
 	if err := x.recordMint(paid); err != nil {
 		return Errorf(CodeInternal, "epoch %s paid %s, more than the pool %s allowed: %v", epoch, paid.Dec(), pool.Dec(), err)
 	}
+	undistributed, err := checkedSub(pool, paid)
+	if err != nil {
+		return err
+	}
 	x.emit(event("epoch_rewards", "epoch", epoch, "pool", pool.Dec(), "paid", paid.Dec(),
-		"undistributed", new(uint256.Int).Sub(pool, paid).Dec(), "stakers", uint64Str(stakers)))
+		"undistributed", undistributed.Dec(), "stakers", uint64Str(stakers)))
 	return nil
 }
 
@@ -218,11 +231,14 @@ func (x *exec) rewardFactors(st *Staker) (rewardFactors, error) {
 
 // successBps is P_i: floor(5000 × completed / (completed + failed)), 0 with no settled jobs.
 func successBps(completed, failed uint64) uint64 {
-	total := new(uint256.Int).AddUint64(uint256.NewInt(completed), failed) // no uint64 overflow
-	if total.IsZero() {
+	total, err := checkedAdd(uint256.NewInt(completed), uint256.NewInt(failed)) // < 2^65
+	if err != nil || total.IsZero() {
 		return 0
 	}
-	v, _ := mulDiv(uint256.NewInt(completed), uint256.NewInt(successBonusBps), total)
+	v, err := checkedMulDiv(uint256.NewInt(completed), uint256.NewInt(successBonusBps), total) // ≤ 5000
+	if err != nil {
+		return 0
+	}
 	return v.Uint64()
 }
 
@@ -247,17 +263,28 @@ func uptimeBps(info *SigningInfo, window uint64) (uptime, high uint64) {
 //
 //	R_i = floor(pool × w_i × m_i / D),   D = max(Σ_j w_j m_j, Σ_j w_j × 10000^4)
 //
-// so that Σ R_i ≤ pool. With no weight, nothing is paid.
-func splitRewards(pool *uint256.Int, weights []*uint256.Int, mults []uint64) []*uint256.Int {
+// so that Σ R_i ≤ pool. With no weight, nothing is paid. Each w_i m_i < 2^24 × 2^56, so the
+// sums cannot overflow for any real number of stakers; they are checked all the same.
+func splitRewards(pool *uint256.Int, weights []*uint256.Int, mults []uint64) ([]*uint256.Int, error) {
 	out := make([]*uint256.Int, len(weights))
 	num := make([]*uint256.Int, len(weights))
 	w, wm := zero(), zero()
+	var err error
 	for i, wi := range weights {
-		num[i] = new(uint256.Int).Mul(wi, uint256.NewInt(mults[i])) // < 2^24 × 2^56
-		w.Add(w, wi)
-		wm.Add(wm, num[i])
+		if num[i], err = checkedMul(wi, uint256.NewInt(mults[i])); err != nil {
+			return nil, err
+		}
+		if err := addTo(w, wi); err != nil {
+			return nil, err
+		}
+		if err := addTo(wm, num[i]); err != nil {
+			return nil, err
+		}
 	}
-	d := new(uint256.Int).Mul(w, multOne)
+	d, err := checkedMul(w, multOne)
+	if err != nil {
+		return nil, err
+	}
 	if wm.Gt(d) {
 		d = wm
 	}
@@ -266,9 +293,11 @@ func splitRewards(pool *uint256.Int, weights []*uint256.Int, mults []uint64) []*
 			out[i] = zero()
 			continue
 		}
-		out[i], _ = mulDiv(pool, num[i], d) // ≤ pool: never overflows
+		if out[i], err = checkedMulDiv(pool, num[i], d); err != nil { // ≤ pool
+			return nil, err
+		}
 	}
-	return out
+	return out, nil
 }
 
 // stakeWeight is w = floor(S^0.8) for S = floor(tokens / 10^18), the whole CIRO staked. It
@@ -284,8 +313,14 @@ func pow08(s *uint256.Int) (*uint256.Int, bool) {
 	if !s.IsUint64() {
 		return nil, false
 	}
-	s2 := new(uint256.Int).Mul(s, s)
-	s4 := new(uint256.Int).Mul(s2, s2) // < 2^256
+	s2, err := checkedMul(s, s)
+	if err != nil {
+		return nil, false
+	}
+	s4, err := checkedMul(s2, s2) // < 2^256 for s < 2^64
+	if err != nil {
+		return nil, false
+	}
 	return root5(s4), true
 }
 
@@ -307,8 +342,14 @@ func root5(x *uint256.Int) *uint256.Int {
 // pow5 returns r^5, or false when it does not fit in 256 bits.
 func pow5(r uint64) (*uint256.Int, bool) {
 	b := uint256.NewInt(r)
-	p := new(uint256.Int).Mul(b, b) // < 2^128
-	p.Mul(p, p)                     // < 2^256
-	_, overflow := p.MulOverflow(p, b)
-	return p, !overflow
+	p2, err := checkedMul(b, b) // < 2^128
+	if err != nil {
+		return nil, false
+	}
+	p4, err := checkedMul(p2, p2) // < 2^256
+	if err != nil {
+		return nil, false
+	}
+	p5, err := checkedMul(p4, b)
+	return p5, err == nil
 }

@@ -204,7 +204,10 @@ func TestSplitRewardsAgainstRationals(t *testing.T) {
 			ws[i], ms[i] = u(w), c.factors[i].mult()
 			wsum += w
 		}
-		got := splitRewards(c.pool, ws, ms)
+		got, err := splitRewards(c.pool, ws, ms)
+		if err != nil {
+			t.Fatalf("%s: %v", c.name, err)
+		}
 		paid := zero()
 		for _, g := range got {
 			paid.Add(paid, g)

@@ -84,42 +84,67 @@ func (x *exec) delegate(delegator, stakerAddr Address, amount *uint256.Int) erro
 		minted = clone(amount)
 	case st.Tokens.IsZero():
 		return Errorf(CodeInvalidArgument, "staker %s has been slashed to zero; its pool takes no delegations", stakerAddr)
+	case sharePriceCollapsed(st):
+		return Errorf(CodeInvalidArgument, "staker %s has been slashed to under 1/%d of its shares' first value; its pool takes no delegations", stakerAddr, maxSharesPerToken)
 	default:
-		var overflow bool
-		minted, overflow = mulDiv(amount, st.Shares, st.Tokens)
-		if overflow {
-			return Errorf(CodeInvalidArgument, "the amount is out of range")
+		if minted, err = checkedMulDiv(amount, st.Shares, st.Tokens); err != nil {
+			return err
 		}
 	}
 	if minted.IsZero() {
 		return Errorf(CodeInvalidArgument, "the amount is too small to buy a share of staker %s", stakerAddr)
 	}
-	if err := x.debit(delegator, amount); err != nil {
+	tokens, err := checkedAdd(st.Tokens, amount)
+	if err != nil {
+		return err
+	}
+	shares, err := checkedAdd(st.Shares, minted)
+	if err != nil {
 		return err
 	}
 	held, err := x.st.shares(stakerAddr, delegator)
 	if err != nil {
 		return err
 	}
-	st.Tokens.Add(st.Tokens, amount)
-	st.Shares.Add(st.Shares, minted)
+	if held, err = checkedAdd(held, minted); err != nil {
+		return err
+	}
+	if err := x.debit(delegator, amount); err != nil {
+		return err
+	}
+	st.Tokens, st.Shares = tokens, shares
 	if err := x.st.setStaker(st); err != nil {
 		return err
 	}
-	if err := x.st.setShares(stakerAddr, delegator, held.Add(held, minted)); err != nil {
+	if err := x.st.setShares(stakerAddr, delegator, held); err != nil {
 		return err
 	}
 	x.emit(event("delegate", "delegator", delegator.String(), "staker", stakerAddr.String(), "amount", amount.Dec()))
 	return nil
 }
 
-// stakeOf is the value of delegator's shares in st.
-func stakeOf(st *Staker, shares *uint256.Int) *uint256.Int {
+// maxSharesPerToken bounds a pool's shares per token unit. A pool starts at one share per unit;
+// slashes lower its tokens and leave its shares, so the ratio only grows past this bound once
+// the pool has lost all but a millionth of its shares' first value. Such a pool takes no
+// delegations: a delegation mints amount × shares / tokens, and at a collapsed price that is
+// an absurd number of shares, whose sum passes 2^256 after a few rounds of slashes (Cosmos SDK
+// refuses a validator whose exchange rate is invalid for the same reason). With the bound,
+// every delegation leaves shares ≤ maxSharesPerToken × tokens ≤ 10^6 × the hard cap < 2^110.
+const maxSharesPerToken = 1_000_000
+
+// sharePriceCollapsed reports whether st's shares exceed maxSharesPerToken per token unit.
+func sharePriceCollapsed(st *Staker) bool {
+	limit, over := new(uint256.Int).MulOverflow(st.Tokens, uint256.NewInt(maxSharesPerToken))
+	return !over && st.Shares.Gt(limit)
+}
+
+// stakeOf is the value of delegator's shares in st: shares × tokens / total shares. shares ≤
+// total shares, so the quotient is at most tokens and cannot overflow.
+func stakeOf(st *Staker, shares *uint256.Int) (*uint256.Int, error) {
 	if st.Shares.IsZero() {
-		return zero()
+		return zero(), nil
 	}
-	v, _ := mulDiv(shares, st.Tokens, st.Shares)
-	return v
+	return checkedMulDiv(shares, st.Tokens, st.Shares)
 }
 
 func (x *exec) undelegate(delegator, stakerAddr Address, amount *uint256.Int) error {
@@ -134,18 +159,29 @@ func (x *exec) undelegate(delegator, stakerAddr Address, amount *uint256.Int) er
 	if err != nil {
 		return err
 	}
-	value := stakeOf(st, held)
+	value, err := stakeOf(st, held)
+	if err != nil {
+		return err
+	}
 	if held.IsZero() || amount.Gt(value) {
 		return Errorf(CodeInsufficientFunds, "%s has %s staked with %s, less than %s", delegator, FormatCIRO(value), stakerAddr, FormatCIRO(amount))
 	}
 	tier := TierFor(st.Tokens, x.params.CIROPriceMicroUSD)
 	var burnShares, out *uint256.Int
 	if amount.Lt(value) {
-		// ceil(amount × S / T)
-		num, _ := mulDiv(amount, st.Shares, st.Tokens)
-		check, _ := mulDiv(num, st.Tokens, st.Shares)
+		// ceil(amount × S / T); amount < value ≤ T, so the floor is below S.
+		num, err := checkedMulDiv(amount, st.Shares, st.Tokens)
+		if err != nil {
+			return err
+		}
+		check, err := checkedMulDiv(num, st.Tokens, st.Shares)
+		if err != nil {
+			return err
+		}
 		if check.Lt(amount) {
-			num.AddUint64(num, 1)
+			if num, err = checkedAdd(num, uint256.NewInt(1)); err != nil {
+				return err
+			}
 		}
 		burnShares, out = num, clone(amount)
 	}
@@ -159,12 +195,19 @@ func (x *exec) undelegate(delegator, stakerAddr Address, amount *uint256.Int) er
 			out = clone(st.Tokens) // the last shares out take the rounding dust with them
 		}
 	}
-	st.Tokens.Sub(st.Tokens, out)
-	st.Shares.Sub(st.Shares, burnShares)
+	if err := subFrom(st.Tokens, out); err != nil {
+		return err
+	}
+	if err := subFrom(st.Shares, burnShares); err != nil {
+		return err
+	}
+	if err := subFrom(held, burnShares); err != nil {
+		return err
+	}
 	if err := x.st.setStaker(st); err != nil {
 		return err
 	}
-	if err := x.st.setShares(stakerAddr, delegator, held.Sub(held, burnShares)); err != nil {
+	if err := x.st.setShares(stakerAddr, delegator, held); err != nil {
 		return err
 	}
 	completes := x.block.Time + x.params.UnbondingSeconds[tier]
@@ -172,8 +215,12 @@ func (x *exec) undelegate(delegator, stakerAddr Address, amount *uint256.Int) er
 	if err != nil {
 		return err
 	}
-	u := &Unbonding{Delegator: delegator, Staker: stakerAddr, Amount: out, CompletesAt: completes}
+	u := &Unbonding{Delegator: delegator, Staker: stakerAddr, Amount: out, CompletesAt: completes,
+		Height: x.height(), Seq: seq}
 	if err := x.st.kv.Set(unbondingKey(completes, seq), u.encode()); err != nil {
+		return err
+	}
+	if err := x.st.kv.Set(unbondingByStakerKey(stakerAddr, u.Height, seq), unbondingKey(completes, seq)); err != nil {
 		return err
 	}
 	x.emit(event("unbond", "delegator", delegator.String(), "staker", stakerAddr.String(),
@@ -209,12 +256,23 @@ func (x *exec) matureUnbondings() error {
 		if err := x.st.kv.Delete(d.key); err != nil {
 			return err
 		}
+		if err := x.st.kv.Delete(unbondingByStakerKey(d.u.Staker, d.u.Height, d.u.Seq)); err != nil {
+			return err
+		}
 		if err := x.credit(d.u.Delegator, d.u.Amount); err != nil {
 			return err
 		}
 		x.emit(event("unbond_complete", "delegator", d.u.Delegator.String(), "amount", d.u.Amount.Dec()))
 	}
 	return nil
+}
+
+// height is the current block height; heights before the first block read as 0.
+func (x *exec) height() uint64 {
+	if x.block.Height < 0 {
+		return 0
+	}
+	return uint64(x.block.Height)
 }
 
 func (x *exec) adjustReputation(st *Staker, delta int64) {

@@ -23,6 +23,10 @@ const (
 	prefixSigning    byte = 0x09 // | staker → SigningInfo
 	prefixEvidence   byte = 0x0a // | cons addr | height → seen marker
 	prefixSeq        byte = 0x0b // | name → counter
+	// Money and staking indexes.
+	prefixUnbondingByStaker byte = 0x10 // | staker | start height u64 | seq u64 → unbonding key
+	prefixFaultHeight       byte = 0x11 // | height → FaultTally of the consensus faults at that height
+	prefixFaultAt           byte = 0x12 // | height | cons addr → marker: an offender at that height
 )
 
 // Public key builders, so queries and proofs name the same keys the state machine writes.
@@ -56,6 +60,20 @@ func unbondingKey(at, seq uint64) []byte {
 	binary.BigEndian.PutUint64(k[1:], at)
 	binary.BigEndian.PutUint64(k[9:], seq)
 	return k
+}
+
+// unbondingByStakerKey indexes an unbonding entry under the pool it left, by the height it
+// started, so that a slash finds the entries that left after the fault without a full scan.
+func unbondingByStakerKey(staker Address, height, seq uint64) []byte {
+	k := append([]byte{prefixUnbondingByStaker}, staker[:]...)
+	k = binary.BigEndian.AppendUint64(k, height)
+	return binary.BigEndian.AppendUint64(k, seq)
+}
+func faultHeightKey(height uint64) []byte {
+	return binary.BigEndian.AppendUint64([]byte{prefixFaultHeight}, height)
+}
+func faultAtKey(height uint64, consAddr []byte) []byte {
+	return append(binary.BigEndian.AppendUint64([]byte{prefixFaultAt}, height), consAddr...)
 }
 func evidenceKey(consAddr []byte, height int64) []byte {
 	k := append([]byte{prefixEvidence}, consAddr...)
@@ -165,13 +183,18 @@ func DecodeStaker(b []byte) (*Staker, error) {
 	return s, d.finish()
 }
 
-// Unbonding is stake on its way back to a balance.
+// Unbonding is stake on its way back to a balance. Until it completes it can still be slashed
+// for a fault committed at or before Height, the height it started at.
 type Unbonding struct {
 	Delegator Address      `json:"delegator"`
 	Staker    Address      `json:"staker"`
 	Amount    *uint256.Int `json:"amount"`
 	// CompletesAt is the block time (seconds) from which the amount is paid out.
 	CompletesAt uint64 `json:"completes_at"`
+	// Height is the block height the entry started at.
+	Height uint64 `json:"height"`
+	// Seq makes the entry's keys unique.
+	Seq uint64 `json:"seq"`
 }
 
 func (u *Unbonding) encode() []byte {
@@ -180,6 +203,8 @@ func (u *Unbonding) encode() []byte {
 	e.fixed(u.Staker[:])
 	e.amount(u.Amount)
 	e.u64(u.CompletesAt)
+	e.u64(u.Height)
+	e.u64(u.Seq)
 	return e.buf
 }
 
@@ -190,7 +215,32 @@ func decodeUnbonding(b []byte) (*Unbonding, error) {
 	copy(u.Staker[:], d.fixed(AddressLen))
 	u.Amount = d.amount()
 	u.CompletesAt = d.u64()
+	u.Height = d.u64()
+	u.Seq = d.u64()
 	return u, d.finish()
+}
+
+// FaultTally sums the voting power of the validators with consensus-fault evidence at one
+// height, against the total power of that height as the evidence reports it. Coordinated is
+// set once the offenders passed a third of it.
+type FaultTally struct {
+	Power       uint64
+	TotalPower  uint64
+	Coordinated bool
+}
+
+func (f *FaultTally) encode() []byte {
+	e := &encoder{}
+	e.u64(f.Power)
+	e.u64(f.TotalPower)
+	e.boolean(f.Coordinated)
+	return e.buf
+}
+
+func decodeFaultTally(b []byte) (*FaultTally, error) {
+	d := newDecoder(b)
+	f := &FaultTally{Power: d.u64(), TotalPower: d.u64(), Coordinated: d.boolean()}
+	return f, d.finish()
 }
 
 // SigningInfo tracks which of the last SignedBlocksWindow blocks a validator signed, as a ring

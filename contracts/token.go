@@ -9,8 +9,8 @@ func (x *exec) credit(to Address, amount *uint256.Int) error {
 	if err != nil {
 		return err
 	}
-	if _, overflow := acc.Balance.AddOverflow(acc.Balance, amount); overflow {
-		return Errorf(CodeInternal, "balance overflow")
+	if err := addTo(acc.Balance, amount); err != nil {
+		return err
 	}
 	return x.st.setAccount(to, acc)
 }
@@ -23,7 +23,9 @@ func (x *exec) debit(from Address, amount *uint256.Int) error {
 	if acc.Balance.Lt(amount) {
 		return Errorf(CodeInsufficientFunds, "the balance is %s, but %s is needed", FormatCIRO(acc.Balance), FormatCIRO(amount))
 	}
-	acc.Balance.Sub(acc.Balance, amount)
+	if err := subFrom(acc.Balance, amount); err != nil {
+		return err
+	}
 	return x.st.setAccount(from, acc)
 }
 
@@ -47,7 +49,9 @@ func (x *exec) recordBurn(amount *uint256.Int) error {
 	if err != nil {
 		return err
 	}
-	sup.Burned.Add(sup.Burned, amount)
+	if err := addTo(sup.Burned, amount); err != nil {
+		return err
+	}
 	return x.st.setSupply(sup)
 }
 
@@ -69,7 +73,10 @@ func (x *exec) splitBurnTreasury(amount *uint256.Int, burnBps uint64) error {
 	if err := x.recordBurn(burned); err != nil {
 		return err
 	}
-	rest := new(uint256.Int).Sub(amount, burned)
+	rest, err := checkedSub(amount, burned)
+	if err != nil {
+		return err
+	}
 	if rest.IsZero() {
 		return nil
 	}
@@ -102,8 +109,8 @@ func (x *exec) recordMint(amount *uint256.Int) error {
 	if err != nil {
 		return err
 	}
-	total, overflow := new(uint256.Int).AddOverflow(sup.Minted, amount)
-	if overflow || total.Gt(HardCap) {
+	total, err := checkedAdd(sup.Minted, amount)
+	if err != nil || total.Gt(HardCap) {
 		return Errorf(CodeSupplyCap, "minting %s would pass the hard cap of %s", FormatCIRO(amount), FormatCIRO(HardCap))
 	}
 	sup.Minted = total

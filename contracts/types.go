@@ -120,9 +120,11 @@ func mulDiv(x, y, d *uint256.Int) (*uint256.Int, bool) {
 	return new(uint256.Int).MulDivOverflow(x, y, d)
 }
 
-// bps returns floor(amount * bps / 10000).
+// bps returns floor(amount × basisPoints / 10000), a fraction of amount. Every caller passes a
+// share that Params.Validate keeps within 10000; a larger one is taken as 10000, the whole
+// amount, so that the result never exceeds amount and the quotient always fits in 256 bits.
 func bps(amount *uint256.Int, basisPoints uint64) *uint256.Int {
-	v, _ := mulDiv(amount, uint256.NewInt(basisPoints), uint256.NewInt(10_000))
+	v, _ := mulDiv(amount, uint256.NewInt(min(basisPoints, 10_000)), uint256.NewInt(10_000)) // ≤ amount
 	return v
 }
 

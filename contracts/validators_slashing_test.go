@@ -275,16 +275,23 @@ func TestDowntime(t *testing.T) {
 }
 
 func TestUnjail(t *testing.T) {
+	// jailed: validator 10 misses a whole downtime window (testParams: 10 blocks, at most 5
+	// missed), so it is slashed 5% and jailed for DowntimeJailSeconds.
 	jailed := func(t *testing.T) *testEnv {
 		e := basicEnv(t)
-		e.beginBlock(1, nil, []Misbehavior{{Kind: DuplicateVote, ConsAddress: consAddrOf(testConsKey(10)), Height: 1}})
-		e.endBlock()
+		for i := 0; i < 10; i++ {
+			e.beginBlock(1, votes(map[int]bool{11: true}), nil)
+			e.endBlock()
+		}
+		if !e.staker(testAddr(10)).Jailed {
+			t.Fatal("not jailed after missing a whole window")
+		}
 		return e
 	}
 	t.Run("too early", func(t *testing.T) {
 		e := jailed(t)
 		until := e.staker(testAddr(10)).JailedUntil
-		e.beginBlock(90*day-1, nil, nil)
+		e.beginBlock(e.p.DowntimeJailSeconds-1, nil, nil)
 		err := e.deliver(e.tx(10, &Unjail{}))
 		wantCode(t, err, CodeTooEarly)
 		if !strings.Contains(err.Error(), strconv.FormatUint(until, 10)) {
@@ -296,13 +303,13 @@ func TestUnjail(t *testing.T) {
 	})
 	t.Run("on time, back in the set", func(t *testing.T) {
 		e := jailed(t)
-		e.beginBlock(90*day, nil, nil)
+		e.beginBlock(e.p.DowntimeJailSeconds, nil, nil)
 		e.send(10, &Unjail{})
 		if e.staker(testAddr(10)).Jailed {
 			t.Fatal("still jailed")
 		}
-		if p, ok := findUpdate(e.endBlock(), testConsKey(10)); !ok || p != 700 {
-			t.Fatalf("back with power %d, want 700", p)
+		if p, ok := findUpdate(e.endBlock(), testConsKey(10)); !ok || p != 950 {
+			t.Fatalf("back with power %d, want 950", p)
 		}
 		wantCode(t, e.deliver(e.tx(10, &Unjail{})), CodeNotJailed)
 	})
@@ -320,6 +327,21 @@ func TestUnjail(t *testing.T) {
 		e.beginBlock(1, nil, []Misbehavior{{Kind: DuplicateVote, ConsAddress: consAddrOf(testConsKey(10)), Height: 9}})
 		if !e.staker(testAddr(10)).Tokens.Eq(snap) {
 			t.Fatal("a tombstoned staker was slashed")
+		}
+	})
+	t.Run("double signing is for good", func(t *testing.T) {
+		e := basicEnv(t)
+		e.beginBlock(1, nil, []Misbehavior{{Kind: DuplicateVote, ConsAddress: consAddrOf(testConsKey(10)), Height: 1}})
+		e.endBlock()
+		if st := e.staker(testAddr(10)); !st.Tombstoned || !st.Jailed {
+			t.Fatalf("double signer %+v, want tombstoned", st)
+		}
+		e.beginBlock(10*365*day, nil, nil)
+		wantCode(t, e.deliver(e.tx(10, &Unjail{})), CodeTombstoned)
+		wantCode(t, e.deliver(e.tx(10, &Stake{Amount: CIRO(1), Roles: RoleProvider})), CodeTombstoned)
+		wantCode(t, e.deliver(e.tx(1, &Delegate{Staker: testAddr(10), Amount: CIRO(1)})), CodeTombstoned)
+		if _, ok := e.valset()[hexStr(consAddrOf(testConsKey(10)))]; ok {
+			t.Fatal("a tombstoned validator is still in the set")
 		}
 	})
 	t.Run("not a staker", func(t *testing.T) {

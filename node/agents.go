@@ -112,9 +112,8 @@ func (n *Node) startAgents() error {
 	if err != nil {
 		return err
 	}
-	rpc := &Client{RPC: n.localRPC()}
 	if cfg.Provider.Enabled {
-		chain := NewChainClient(rpc, key, "provider")
+		chain := n.chainClient(key, "provider")
 		n.goTask(func(ctx context.Context) {
 			if err := env.runProvider(ctx, chain, execs, rep); err != nil && ctx.Err() == nil {
 				n.log.Error("provider agent stopped", "err", err)
@@ -123,7 +122,7 @@ func (n *Node) startAgents() error {
 	}
 	if cfg.Verifier.Enabled {
 		v, err := market.NewVerifier(market.VerifierOptions{
-			Chain:      NewChainClient(rpc, key, "verifier"),
+			Chain:      n.chainClient(key, "verifier"),
 			Content:    n.content,
 			Executors:  execs,
 			SampleRate: float64(cfg.Verifier.SampleBps) / 10_000,

@@ -46,7 +46,7 @@ func (n *Node) collectMetrics(ctx context.Context) {
 	defer tick.Stop()
 	var provider *ChainClient
 	if key, err := LoadKey(n.opts.Home, ValidatorKeyName); err == nil && n.opts.Config.Provider.Enabled {
-		provider = NewChainClient(&Client{RPC: n.localRPC()}, key, "metrics")
+		provider = n.chainClient(key, "metrics")
 	}
 	var sentSoFar, receivedSoFar int64
 	ticks := 0

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -16,7 +17,10 @@ import (
 	"time"
 
 	"github.com/holiman/uint256"
+	"github.com/ipfs/boxo/blockstore"
+	"github.com/ipfs/boxo/ipld/merkledag"
 	"github.com/ipfs/go-cid"
+	ipld "github.com/ipfs/go-ipld-format"
 
 	"github.com/ciro-network/ciro-node/consensus"
 	"github.com/ciro-network/ciro-node/contracts"
@@ -61,7 +65,7 @@ var _ api.Backend = (*backend)(nil)
 func (n *Node) newBackend() *backend {
 	b := &backend{n: n, rpc: &Client{RPC: n.localRPC()}}
 	if key, err := LoadKey(n.opts.Home, ValidatorKeyName); err == nil {
-		b.wallet = NewChainClient(b.rpc, key, "api")
+		b.wallet = n.chainClient(key, "api")
 	}
 	return b
 }
@@ -118,6 +122,11 @@ func (b *backend) SubmitJob(ctx context.Context, req api.JobRequest) (api.JobRec
 		return api.JobReceipt{}, fmt.Errorf("%w: the node has no account key", api.ErrUnavailable)
 	}
 	spec := req.Spec
+	for _, c := range []struct{ field, what, cid string }{{"model_cid", "model", spec.ModelCID}, {"input_cid", "input", spec.InputCID}} {
+		if err := b.servable(ctx, c.field, c.what, c.cid); err != nil {
+			return api.JobReceipt{}, err
+		}
+	}
 	if spec.Deadline == 0 {
 		h, err := b.rpc.Height(ctx)
 		if err != nil {
@@ -129,16 +138,78 @@ func (b *backend) SubmitJob(ctx context.Context, req api.JobRequest) (api.JobRec
 		}
 		spec.Deadline = uint64(h) + in
 	}
-	res, err := b.wallet.Send(ctx, &contracts.SubmitJob{Spec: spec})
+	res, err := b.wallet.SendTx(ctx, &contracts.SubmitJob{Spec: spec})
 	if err != nil {
 		return api.JobReceipt{}, err
 	}
-	for _, e := range res.Events {
+	raw, err := b.rpc.RPC.Tx(ctx, res.hash, false)
+	if err != nil {
+		return api.JobReceipt{}, fmt.Errorf("read committed tx %s: %w", res.Hash, err)
+	}
+	for _, e := range toMarketEvents(res.Height, raw.TxResult.Events) {
 		if id, ok := e.JobID(); ok && e.Type == "job_submitted" {
-			return api.JobReceipt{ID: id, TxView: api.TxView{Height: res.Height}}, nil
+			return api.JobReceipt{ID: id, TxView: api.TxView{Hash: res.Hash, Height: res.Height}}, nil
 		}
 	}
 	return api.JobReceipt{}, fmt.Errorf("the job was committed at height %d but its id was not in the events", res.Height)
+}
+
+// servable refuses a job's model or input that this node does not hold in full. The node is the
+// job's first source: naming content nobody can serve would fail the provider that takes the
+// job, at the provider's cost.
+func (b *backend) servable(ctx context.Context, field, what, c string) error {
+	if c == "" {
+		return nil
+	}
+	root, err := cid.Decode(c)
+	if err != nil {
+		return api.FieldError(http.StatusBadRequest, contracts.CodeInvalidArgument.String(), field, "the %s %q is not a CID: %v", what, c, err)
+	}
+	if b.n.content == nil {
+		return fmt.Errorf("%w: content store not open", api.ErrUnavailable)
+	}
+	missing, err := missingBlock(ctx, b.n.content.Blockstore(), root)
+	if err != nil {
+		return err
+	}
+	if missing.Defined() {
+		return api.FieldError(http.StatusConflict, api.CodeContentUnavailable, field,
+			"this node does not hold the %s %s (block %s is missing), so no provider could be sure to fetch it; add it first with `ciro-node content add` or POST /content", what, c, missing)
+	}
+	return nil
+}
+
+// missingBlock walks the DAG under root in the local blockstore, without fetching, and returns
+// the first block it lacks, or cid.Undef when the whole DAG is here.
+func missingBlock(ctx context.Context, bs blockstore.Blockstore, root cid.Cid) (cid.Cid, error) {
+	stack := []cid.Cid{root}
+	seen := map[cid.Cid]bool{}
+	for len(stack) > 0 {
+		c := stack[len(stack)-1]
+		stack = stack[:len(stack)-1]
+		if seen[c] {
+			continue
+		}
+		seen[c] = true
+		blk, err := bs.Get(ctx, c)
+		if ipld.IsNotFound(err) {
+			return c, nil
+		}
+		if err != nil {
+			return cid.Undef, fmt.Errorf("read block %s: %w", c, err)
+		}
+		if c.Type() != cid.DagProtobuf {
+			continue
+		}
+		nd, err := merkledag.DecodeProtobufBlock(blk)
+		if err != nil {
+			continue // a block that is not a UnixFS node has no links to follow
+		}
+		for _, l := range nd.Links() {
+			stack = append(stack, l.Cid)
+		}
+	}
+	return cid.Undef, nil
 }
 
 func (b *backend) Jobs(ctx context.Context, f api.JobFilter) ([]*contracts.Job, error) {
@@ -317,11 +388,11 @@ func (b *backend) WalletWithdraw(ctx context.Context, amount *uint256.Int) (api.
 	if b.wallet == nil {
 		return api.TxView{}, fmt.Errorf("%w: the node has no account key", api.ErrUnavailable)
 	}
-	res, err := b.wallet.Send(ctx, &contracts.Withdraw{Amount: amount})
+	res, err := b.wallet.SendTx(ctx, &contracts.Withdraw{Amount: amount})
 	if err != nil {
 		return api.TxView{}, err
 	}
-	return api.TxView{Height: res.Height}, nil
+	return api.TxView{Hash: res.Hash, Height: res.Height}, nil
 }
 
 // AddContent imports an upload into the node's store, pinned as a job input so GC keeps it

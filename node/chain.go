@@ -3,44 +3,61 @@ package node
 import (
 	"context"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"strconv"
-	"sync"
+	"strings"
 	"time"
 
 	abci "github.com/cometbft/cometbft/abci/types"
 	rpcclient "github.com/cometbft/cometbft/rpc/client"
 	ctypes "github.com/cometbft/cometbft/rpc/core/types"
 	cmttypes "github.com/cometbft/cometbft/types"
+	"github.com/holiman/uint256"
 
 	"github.com/ciro-network/ciro-node/consensus"
 	"github.com/ciro-network/ciro-node/contracts"
 	"github.com/ciro-network/ciro-node/market"
+	"github.com/ciro-network/ciro-node/node/sequencer"
 )
 
 // ChainClient is the market agents' view of the chain, over a node's CometBFT RPC (in process
-// for the node's own agents, HTTP for a separate client). It signs with one account key and
-// keeps that account's nonces in order across concurrent senders.
+// for the node's own agents, HTTP for a separate client). It signs with one account key through
+// that key's sequencer, which every sender of the key in the process shares.
 type ChainClient struct {
-	c   *Client
-	key *Key
+	c *Client
+	// seq signs and sends; nil for a read-only client.
+	seq *sequencer.Sequencer
 	// subscriber names this client's event subscriptions; CometBFT keys them by it.
 	subscriber string
-
-	mu        sync.Mutex
-	nextNonce uint64
-	haveNonce bool
 }
 
 var _ market.Chain = (*ChainClient)(nil)
 
-// NewChainClient returns a Chain for the market agents that signs with key.
+// NewChainClient returns a Chain for the market agents that signs with key, with a sequencer
+// of its own; nil key makes a read-only client. A process with several senders of one key
+// shares one sequencer instead (SequencedChainClient).
 func NewChainClient(c *Client, key *Key, subscriber string) *ChainClient {
-	return &ChainClient{c: c, key: key, subscriber: subscriber}
+	cc := &ChainClient{c: c, subscriber: subscriber}
+	if key != nil {
+		cc.seq = NewSequencer(c, key)
+	}
+	return cc
+}
+
+// SequencedChainClient returns a Chain that sends through seq, shared with the key's other
+// senders.
+func SequencedChainClient(c *Client, seq *sequencer.Sequencer, subscriber string) *ChainClient {
+	return &ChainClient{c: c, seq: seq, subscriber: subscriber}
+}
+
+// NewSequencer returns a sequencer for key's account over c.
+func NewSequencer(c *Client, key *Key) *sequencer.Sequencer {
+	return sequencer.New(seqChain{c}, key.Private, sequencer.Options{})
 }
 
 // Address is the signing account.
-func (cc *ChainClient) Address() contracts.Address { return cc.key.Address }
+func (cc *ChainClient) Address() contracts.Address { return cc.seq.Address() }
 
 // Height is the latest committed height.
 func (cc *ChainClient) Height(ctx context.Context) (int64, error) { return cc.c.Height(ctx) }
@@ -78,69 +95,71 @@ func (cc *ChainClient) Provider(ctx context.Context, a contracts.Address) (*cont
 	return &p, nil
 }
 
-// Send signs msg, broadcasts it and waits for it to commit, returning the tx's events. Nonces
-// are assigned under a lock so that concurrent senders of one account never collide; a nonce
-// refused as stale or ahead resynchronises from the chain and is tried once more.
+// Send signs msg through the key's sequencer, broadcasts it and waits for it to commit,
+// returning the tx's events.
 func (cc *ChainClient) Send(ctx context.Context, msg contracts.Msg) (market.TxResult, error) {
-	res, err := cc.send(ctx, msg)
+	res, err := cc.SendTx(ctx, msg)
 	if err != nil {
+		if res != nil {
+			return market.TxResult{Height: res.Height}, err
+		}
 		return market.TxResult{}, err
 	}
-	if err := res.Err(); err != nil {
-		return market.TxResult{Height: res.Height}, err
-	}
-	raw, err := cc.c.RPC.Tx(ctx, hexBytes(res.Hash), false)
+	raw, err := cc.c.RPC.Tx(ctx, res.hash, false)
 	if err != nil {
 		return market.TxResult{Height: res.Height}, fmt.Errorf("read committed tx %s: %w", res.Hash, err)
 	}
 	return market.TxResult{Height: res.Height, Events: toMarketEvents(res.Height, raw.TxResult.Events)}, nil
 }
 
-func (cc *ChainClient) send(ctx context.Context, msg contracts.Msg) (*TxResult, error) {
-	var hash []byte
-	for attempt := 0; ; attempt++ {
-		h, err := cc.broadcast(ctx, msg)
-		if err == nil {
-			hash = h
-			break
-		}
-		if attempt == 0 && (IsCode(err, contracts.CodeReplayedNonce) || IsCode(err, contracts.CodeOutOfOrderNonce)) {
-			cc.mu.Lock()
-			cc.haveNonce = false
-			cc.mu.Unlock()
-			continue
-		}
+// SendTx is Send returning the committed tx's hash, height and outcome. A tx that commits and
+// fails comes back with its result and its protocol error.
+func (cc *ChainClient) SendTx(ctx context.Context, msg contracts.Msg) (*TxResult, error) {
+	if cc.seq == nil {
+		return nil, errors.New("this chain client has no signing key")
+	}
+	r, err := cc.seq.Send(ctx, msg)
+	if err != nil {
 		return nil, err
 	}
-	return cc.c.WaitTx(ctx, hash)
+	res := &TxResult{Hash: strings.ToUpper(hex.EncodeToString(r.Hash)), Height: r.Height, Code: r.Code, Log: r.Log, hash: r.Hash}
+	return res, res.Err()
 }
 
-func (cc *ChainClient) broadcast(ctx context.Context, msg contracts.Msg) ([]byte, error) {
-	cc.mu.Lock()
-	defer cc.mu.Unlock()
-	if !cc.haveNonce {
-		acc, err := cc.c.Account(ctx, cc.key.Address)
-		if err != nil {
-			return nil, err
+// seqChain is a sequencer's view of a node's CometBFT RPC.
+type seqChain struct{ c *Client }
+
+func (s seqChain) ChainID(ctx context.Context) (string, error) { return s.c.ChainID(ctx) }
+
+func (s seqChain) MinFee(ctx context.Context) (*uint256.Int, error) {
+	p, err := s.c.Params(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return p.MinTxFee, nil
+}
+
+func (s seqChain) Nonce(ctx context.Context, a contracts.Address) (uint64, error) {
+	acc, err := s.c.Account(ctx, a)
+	if err != nil {
+		return 0, err
+	}
+	return acc.Nonce, nil
+}
+
+func (s seqChain) Broadcast(ctx context.Context, raw []byte) ([]byte, error) {
+	return s.c.Broadcast(ctx, raw)
+}
+
+func (s seqChain) Lookup(ctx context.Context, hash []byte) (*sequencer.Result, error) {
+	res, err := s.c.RPC.Tx(ctx, hash, false)
+	if err != nil {
+		if strings.Contains(err.Error(), "not found") {
+			return nil, nil
 		}
-		cc.nextNonce, cc.haveNonce = acc.Nonce, true
-	}
-	chainID, err := cc.c.ChainID(ctx)
-	if err != nil {
 		return nil, err
 	}
-	params, err := cc.c.Params(ctx)
-	if err != nil {
-		return nil, err
-	}
-	tx := &contracts.Tx{ChainID: chainID, Nonce: cc.nextNonce, Fee: params.MinTxFee, Msg: msg}
-	tx.Sign(cc.key.Private)
-	hash, err := cc.c.Broadcast(ctx, tx.Encode())
-	if err != nil {
-		return nil, err
-	}
-	cc.nextNonce++
-	return hash, nil
+	return &sequencer.Result{Hash: res.Hash, Height: res.Height, Code: res.TxResult.Code, Log: res.TxResult.Log}, nil
 }
 
 // Events streams block and transaction events until ctx ends or the subscription is lost (the
@@ -227,9 +246,4 @@ func toMarketEvents(height int64, events []abci.Event) []market.Event {
 		out = append(out, market.Event{Height: height, Type: e.Type, Attrs: attrs})
 	}
 	return out
-}
-
-func hexBytes(s string) []byte {
-	b, _ := hex.DecodeString(s)
-	return b
 }

@@ -6,9 +6,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"regexp"
+	"strconv"
 	"strings"
 	"time"
 
+	"github.com/cometbft/cometbft/mempool"
 	rpcclient "github.com/cometbft/cometbft/rpc/client"
 	rpchttp "github.com/cometbft/cometbft/rpc/client/http"
 	ctypes "github.com/cometbft/cometbft/rpc/core/types"
@@ -97,6 +100,8 @@ type TxResult struct {
 	Height int64  `json:"height"`
 	Code   uint32 `json:"code"`
 	Log    string `json:"log,omitempty"`
+	// hash is Hash as bytes, for reading the tx back.
+	hash []byte
 }
 
 // Err is the transaction's failure as a protocol error, or nil.
@@ -143,6 +148,9 @@ func (c *Client) Params(ctx context.Context) (*contracts.Params, error) {
 func (c *Client) Broadcast(ctx context.Context, raw []byte) ([]byte, error) {
 	res, err := c.RPC.BroadcastTxSync(ctx, raw)
 	if err != nil {
+		if pe := checkTxRefusal(err); pe != nil {
+			return nil, pe
+		}
 		return nil, fmt.Errorf("broadcast: %w", err)
 	}
 	if res.Code != 0 {
@@ -150,6 +158,32 @@ func (c *Client) Broadcast(ctx context.Context, raw []byte) ([]byte, error) {
 	}
 	return res.Hash, nil
 }
+
+// checkTxRefusal recovers the application's refusal from a broadcast error: CometBFT's
+// mempool reports a transaction its CheckTx refused as an error (mempool.ErrInvalidTx), which
+// reaches an HTTP client as text. It returns nil for any other error.
+func checkTxRefusal(err error) *contracts.Error {
+	var inv mempool.ErrInvalidTx
+	code, log := uint32(0), ""
+	if errors.As(err, &inv) {
+		code, log = inv.Code, inv.Log
+	} else if m := invalidTxRE.FindStringSubmatch(err.Error()); m != nil {
+		n, perr := strconv.ParseUint(m[1], 10, 32)
+		if perr != nil {
+			return nil
+		}
+		code, log = uint32(n), m[2]
+	}
+	if code == 0 {
+		return nil
+	}
+	c := contracts.Code(code)
+	return &contracts.Error{Code: c, Msg: strings.TrimPrefix(log, c.String()+": ")}
+}
+
+// invalidTxRE matches mempool.ErrInvalidTx's text: "tx … is invalid: code=4, data=, log='…',
+// codespace='ciro'".
+var invalidTxRE = regexp.MustCompile(`is invalid: code=(\d+), data=[0-9A-Fa-f]*, log='(.*)', codespace=`)
 
 // WaitTx polls until the transaction with hash is committed, or ctx ends.
 func (c *Client) WaitTx(ctx context.Context, hash []byte) (*TxResult, error) {

@@ -510,11 +510,21 @@ func ConfigPath(home string) string { return filepath.Join(home, "config", "conf
 // overrides and validates the result.
 func LoadConfig(home string) (Config, error) {
 	c := DefaultConfig()
-	if _, err := toml.DecodeFile(ConfigPath(home), &c); err != nil {
+	text, err := os.ReadFile(ConfigPath(home))
+	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {
 			return c, fmt.Errorf("no config at %s: run `ciro-node init --home %s` first: %w", ConfigPath(home), home, err)
 		}
 		return c, fmt.Errorf("config %s: %w", ConfigPath(home), err)
+	}
+	md, err := toml.Decode(string(text), &c)
+	if err != nil {
+		return c, fmt.Errorf("config %s: %w", ConfigPath(home), err)
+	}
+	// A mistyped key would otherwise be ignored without a word, and a mistyped section turn a
+	// whole feature off (a [provder] section leaves the provider disabled).
+	if err := unknownConfig(ConfigPath(home), text, md); err != nil {
+		return c, err
 	}
 	if err := ApplyEnv(&c, os.Environ()); err != nil {
 		return c, err

@@ -21,6 +21,7 @@ import (
 	"github.com/ciro-network/ciro-node/contracts"
 	"github.com/ciro-network/ciro-node/market"
 	"github.com/ciro-network/ciro-node/node/api"
+	"github.com/ciro-network/ciro-node/node/sequencer"
 	"github.com/ciro-network/ciro-node/p2p"
 	"github.com/ciro-network/ciro-node/storage/content"
 	"github.com/ciro-network/ciro-node/storage/statedb"
@@ -59,6 +60,27 @@ type Node struct {
 
 	stopOnce sync.Once
 	stopErr  error
+
+	// seqs holds one nonce sequencer per signing key, shared by every sender in the node: the
+	// API, the market agents and the CLI's sends through the API.
+	seqMu sync.Mutex
+	seqs  map[contracts.Address]*sequencer.Sequencer
+}
+
+// chainClient is a chain view that signs with key through the key's one sequencer.
+func (n *Node) chainClient(key *Key, subscriber string) *ChainClient {
+	c := &Client{RPC: n.localRPC()}
+	n.seqMu.Lock()
+	defer n.seqMu.Unlock()
+	if n.seqs == nil {
+		n.seqs = map[contracts.Address]*sequencer.Sequencer{}
+	}
+	seq, ok := n.seqs[key.Address]
+	if !ok {
+		seq = sequencer.New(seqChain{c}, key.Private, sequencer.Options{Logger: n.log.With("module", "sequencer")})
+		n.seqs[key.Address] = seq
+	}
+	return SequencedChainClient(c, seq, subscriber)
 }
 
 // goTask runs f under the node's context; Stop waits for it.

@@ -21,6 +21,8 @@ type globalFlags struct {
 	home     string
 	output   string
 	logLevel string
+	// allowUnknownConfig turns unknown config keys into warnings.
+	allowUnknownConfig bool
 }
 
 var flags globalFlags
@@ -46,6 +48,10 @@ func newRootCmd() *cobra.Command {
 			if flags.output != "text" && flags.output != "json" {
 				return fmt.Errorf("--output %q: want text or json", flags.output)
 			}
+			if flags.allowUnknownConfig {
+				stderr := cmd.ErrOrStderr()
+				node.AllowUnknownConfig(func(msg string) { fmt.Fprintln(stderr, "warning:", msg) })
+			}
 			return nil
 		},
 	}
@@ -53,6 +59,7 @@ func newRootCmd() *cobra.Command {
 	// --output has no shorthand: -o names the destination file of `content get` and `job get`.
 	root.PersistentFlags().StringVar(&flags.output, "output", "text", "output format: text or json")
 	root.PersistentFlags().StringVar(&flags.logLevel, "log-level", "", "log level override: debug, info, warn or error")
+	root.PersistentFlags().BoolVar(&flags.allowUnknownConfig, "allow-unknown-config", false, "warn about unknown keys and sections in config.toml instead of refusing them")
 	root.AddCommand(
 		newInitCmd(),
 		newStartCmd(),

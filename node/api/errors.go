@@ -22,6 +22,10 @@ const (
 	CodeUnavailable      = "unavailable" // the node cannot answer now (503)
 	CodeTimeout          = "timeout"     // the backend ran past the request's deadline (504)
 	CodeInternal         = "internal"    // a failure in the node; details are in its log
+	// CodeContentUnavailable is a job naming a model or input its own node does not hold in
+	// full: no provider could be sure to fetch it, and the job would end in a refund and a
+	// slashed provider.
+	CodeContentUnavailable = "content_unavailable"
 )
 
 // MaxBodyBytes bounds a JSON request body. Uploads to POST /content are bounded by the
@@ -48,6 +52,13 @@ func fieldError(code, field, format string, args ...any) *Error {
 	return e
 }
 
+// FieldError is an error about one request field, answered with status.
+func FieldError(status int, code, field, format string, args ...any) *Error {
+	e := apiErrorf(status, code, format, args...)
+	e.Field = field
+	return e
+}
+
 // errorBody is the JSON shape of every error response.
 type errorBody struct {
 	Error *Error `json:"error"`
@@ -68,7 +79,8 @@ func HTTPStatus(c contracts.Code) int {
 	case contracts.CodeMalformed, contracts.CodeBadSignature, contracts.CodeWrongChain,
 		contracts.CodeOversized, contracts.CodeUnknownType, contracts.CodeInvalidArgument,
 		contracts.CodeFeeTooLow, contracts.CodeUnsupportedVer, contracts.CodeUnknownJobType,
-		contracts.CodePriceBelowFloor, contracts.CodeDeadlinePast, contracts.CodeNotSupported:
+		contracts.CodePriceBelowFloor, contracts.CodeDeadlinePast, contracts.CodeNotSupported,
+		contracts.CodeOverflow:
 		return http.StatusBadRequest
 	case contracts.CodeReplayedNonce, contracts.CodeOutOfOrderNonce, contracts.CodeJailed,
 		contracts.CodeNotJailed, contracts.CodeTooEarly, contracts.CodeTombstoned,

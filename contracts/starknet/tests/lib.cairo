@@ -1,0 +1,2 @@
+mod test_registry;
+mod vectors;
