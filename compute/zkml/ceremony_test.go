@@ -37,6 +37,9 @@ func chain(t *testing.T, initial []byte, n int, contribute func(io.Reader, io.Wr
 // circuit, each contribution is verified, the keys prove and verify; a contribution with a
 // flipped byte, one replayed in place of the next, and one dropped are refused.
 func TestCeremonyFourContributors(t *testing.T) {
+	if testing.Short() {
+		t.Skip("pure elliptic-curve work with no goroutine of ours: the full run covers it")
+	}
 	// The Commit variant: its keys carry the commitment keys too, which phase 2 also updates.
 	for _, v := range []Variant{Commit} {
 		t.Run(v.String(), func(t *testing.T) {
