@@ -8,13 +8,16 @@ PKGS      := ./...
 # (node/e2e) run once, without it: their goroutines live in the ciro-node processes they start.
 RACE_PKGS := ./consensus/... ./node ./node/api/... ./p2p/... ./storage/... ./market/... ./compute/... ./chain/...
 FUZZTIME  ?= 60s
+# The version the binary reports (/status, --version), stamped at link time.
+VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo devel)
+LDFLAGS   := -X github.com/ciro-network/ciro-node/node.version=$(VERSION)
 
 .PHONY: all build test test-fuzz-short fuzz bench devnet lint tidy clean chromium
 
 all: build
 
 build:
-	$(GO) build -o $(BIN)/ ./cmd/...
+	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN)/ ./cmd/...
 
 test: build lint chromium
 	$(GO) test -count=1 -timeout 25m $(PKGS)

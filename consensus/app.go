@@ -180,7 +180,8 @@ func (a *App) admit(tx *contracts.Tx) error {
 
 // PrepareProposal builds the block from the mempool's transactions in the mempool's order, except
 // that each sender's transactions are put in nonce order and cut at the first nonce that does
-// not follow on from the sender's account. CometBFT's mempool can list one sender's
+// not follow on from the sender's account, and transactions ProcessProposal would refuse are
+// left out. CometBFT's mempool can list one sender's
 // transactions out of nonce order: the CheckTx responses for transactions gossiped by different
 // peers are added to its list concurrently, after the application has answered. A
 // transaction executed ahead of its nonce fails in the block, and every mempool then drops it
@@ -192,9 +193,9 @@ func (a *App) PrepareProposal(_ context.Context, req *abci.PrepareProposalReques
 	decoded := make([]*contracts.Tx, len(req.Txs))
 	bySender := map[contracts.Address][]int{} // a sender's positions in req.Txs, ascending
 	for i, raw := range req.Txs {
-		tx, err := contracts.DecodeTx(raw)
+		tx, err := a.checkStateless(a.chainID, raw)
 		if err != nil {
-			continue
+			continue // ProcessProposal would reject the whole block for it
 		}
 		decoded[i] = tx
 		bySender[tx.Sender()] = append(bySender[tx.Sender()], i)
@@ -238,10 +239,44 @@ func (a *App) PrepareProposal(_ context.Context, req *abci.PrepareProposalReques
 	return &abci.PrepareProposalResponse{Txs: txs}, nil
 }
 
-// ProcessProposal accepts every proposal: each transaction is judged on its own in
-// FinalizeBlock, so one bad transaction costs its sender, not the chain's liveness.
-func (a *App) ProcessProposal(context.Context, *abci.ProcessProposalRequest) (*abci.ProcessProposalResponse, error) {
+// ProcessProposal rejects a proposal that holds a transaction FinalizeBlock would refuse
+// before charging anyone: one that does not decode, fails its stateless checks, is signed for
+// another chain or carries a bad signature. Such a transaction costs nobody a fee, so a
+// proposer could otherwise fill its block with them for free, to change the block's hash or to
+// crowd out others. Every check reads only the proposal, so every honest validator decides
+// alike. Transactions that fail on state (nonce, funds) are still judged in FinalizeBlock,
+// where they pay their fee.
+func (a *App) ProcessProposal(_ context.Context, req *abci.ProcessProposalRequest) (*abci.ProcessProposalResponse, error) {
+	chainID := a.chainIDLocked()
+	for i, raw := range req.Txs {
+		if _, err := a.checkStateless(chainID, raw); err != nil {
+			a.log.Warn("proposal rejected", "height", req.Height, "tx", i, "err", err)
+			return &abci.ProcessProposalResponse{Status: abci.PROCESS_PROPOSAL_STATUS_REJECT}, nil
+		}
+	}
 	return &abci.ProcessProposalResponse{Status: abci.PROCESS_PROPOSAL_STATUS_ACCEPT}, nil
+}
+
+func (a *App) chainIDLocked() string {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.chainID
+}
+
+// checkStateless runs the checks of a transaction that read no state: decoding, the message's
+// own validation, the chain id and the signature.
+func (a *App) checkStateless(chainID string, raw []byte) (*contracts.Tx, error) {
+	tx, err := contracts.DecodeTx(raw)
+	if err != nil {
+		return nil, err
+	}
+	if err := tx.Msg.ValidateBasic(); err != nil {
+		return nil, err
+	}
+	if tx.ChainID != chainID {
+		return nil, contracts.Errorf(contracts.CodeWrongChain, "the transaction is for chain %q, this is %q", tx.ChainID, chainID)
+	}
+	return tx, a.verifyOnce(raw, tx)
 }
 
 // FinalizeBlock executes a decided block on the working tree and returns the app hash. It

@@ -27,42 +27,114 @@ import (
 // paid its ask, not the client's maximum.
 
 type bidder struct {
-	p     *Provider
-	st    *Staker
-	tier  Tier
-	dirty bool
+	p    *Provider
+	st   *Staker
+	tier Tier
 }
 
-// loadBidders reads every provider with its staker, in address order.
-func (x *exec) loadBidders() ([]*bidder, error) {
+// The auction's budgets. A block's auction work is what its own transactions queued (each paid
+// a fee) plus these fixed amounts, whatever the number of jobs, providers and stakers in state.
+const (
+	// candidateVisits bounds the open asks read per tier class for one job, cheapest first.
+	candidateVisits = 32
+	// backlogJobsPerBlock is how many jobs queued in earlier blocks the auction retries per
+	// block, resuming from a cursor, so that every pending job is retried in turn.
+	backlogJobsPerBlock = 8
+	// expiriesPerBlock is how many pending jobs whose wait ran out are settled per block; the
+	// rest follow in the next blocks.
+	expiriesPerBlock = 64
+	// dueSlotsPerBlock is how many deadlines and how many challenge windows are handled per
+	// block; the rest follow in the next blocks.
+	dueSlotsPerBlock = 256
+	// maxPendingPerClient caps one account's jobs waiting for a provider, so that parked jobs
+	// cost capital in proportion to the backlog they make.
+	maxPendingPerClient = 1000
+)
+
+// candidates reads the providers that can bid on j: for each tier class the job accepts, up to
+// candidateVisits open asks for its type at or under its maximum price, cheapest first.
+func (x *exec) candidates(r *auctionRound, j *Job) ([]*bidder, error) {
+	low, _ := tierClass(minTierFor[j.Spec.Priority])
 	var list []*bidder
-	var decodeErr error
-	err := iteratePrefix(x.st.kv, []byte{prefixProvider}, func(_, v []byte) bool {
-		p, err := DecodeProvider(v)
-		if err != nil {
-			decodeErr = err
-			return false
-		}
-		list = append(list, &bidder{p: p})
-		return true
-	})
-	if err == nil {
-		err = decodeErr
-	}
-	if err != nil {
-		return nil, err
-	}
-	for _, b := range list {
-		st, err := x.st.staker(b.p.Address)
+	for class := low; class <= uint8(TierEnterprise); class++ {
+		b, err := x.bidders(r, askOpenPrefix(j.Spec.Type, class), j.Spec.MaxPrice)
 		if err != nil {
 			return nil, err
 		}
-		b.st = st
-		if st != nil {
-			b.tier = TierFor(st.Tokens, x.params.CIROPriceMicroUSD)
-		}
+		list = append(list, b...)
 	}
 	return list, nil
+}
+
+// explain says why j found too few providers, for the reason a client reads when its job is
+// given up and to tell a re-auction whether providers are only busy: it judges the cheapest
+// candidateVisits providers asking for the job's type, open or not.
+func (x *exec) explain(r *auctionRound, j *Job, needed int) (rejection, error) {
+	list, err := x.bidders(r, []byte{prefixAskAll, byte(j.Spec.Type)}, nil)
+	if err != nil {
+		return rejection{}, err
+	}
+	_, why := x.selectProviders(j, list, needed)
+	return why, nil
+}
+
+// askEntry is one entry of an ask index.
+type askEntry struct {
+	price *uint256.Int
+	addr  Address
+}
+
+// bidders loads up to candidateVisits providers named by the ask index entries under prefix,
+// cheapest first, stopping at an ask above maxPrice when it is not nil. The index head and the
+// providers are read once per block until an assignment changes them.
+func (x *exec) bidders(r *auctionRound, prefix []byte, maxPrice *uint256.Int) ([]*bidder, error) {
+	entries, ok := r.scans[string(prefix)]
+	if !ok {
+		err := iteratePrefix(x.st.kv, prefix, func(k, _ []byte) bool {
+			price, a := askKeyPrice(k, len(prefix))
+			entries = append(entries, askEntry{price: price, addr: a})
+			return len(entries) < candidateVisits
+		})
+		if err != nil {
+			return nil, err
+		}
+		r.scans[string(prefix)] = entries
+	}
+	var list []*bidder
+	for _, e := range entries {
+		if maxPrice != nil && e.price.Gt(maxPrice) {
+			break
+		}
+		b, err := x.bidder(r, e.addr)
+		if err != nil {
+			return nil, err
+		}
+		list = append(list, b)
+	}
+	return list, nil
+}
+
+func (x *exec) bidder(r *auctionRound, a Address) (*bidder, error) {
+	if b, ok := r.loaded[a]; ok {
+		return b, nil
+	}
+	p, err := x.st.provider(a)
+	if err != nil {
+		return nil, err
+	}
+	if p == nil {
+		return nil, Errorf(CodeInternal, "the ask index names %s, which has no provider record", a)
+	}
+	st, err := x.st.staker(a)
+	if err != nil {
+		return nil, err
+	}
+	b := &bidder{p: p, st: st}
+	if st != nil {
+		b.tier = TierFor(st.Tokens, x.params.CIROPriceMicroUSD)
+	}
+	r.loaded[a] = b
+	return b, nil
 }
 
 // rejection counts why providers could not take a job, for the reason a client reads.
@@ -200,12 +272,12 @@ type slotRef struct {
 	slot int
 }
 
-// dueSlots lists index entries of prefix whose height is at most h.
+// dueSlots lists up to dueSlotsPerBlock index entries of prefix whose height is at most h.
 func (x *exec) dueSlots(prefix byte, h uint64) ([]slotRef, error) {
 	var refs []slotRef
 	err := x.st.kv.Iterate([]byte{prefix}, slotKey(prefix, h+1, 0, 0), func(k, _ []byte) bool {
 		refs = append(refs, slotRef{key: append([]byte(nil), k...), id: binary.BigEndian.Uint64(k[9:17]), slot: int(k[17])})
-		return true
+		return len(refs) < dueSlotsPerBlock
 	})
 	return refs, err
 }
@@ -281,7 +353,7 @@ func (x *exec) noShow(id uint64, slot int) error {
 		if queued == nil {
 			j.Reauctions++
 			x.emit(event("job_reauction", "job_id", uintStr(id), "reason", "a provider delivered no result by the deadline"))
-			if err := x.st.kv.Set(pendingKey(j.Spec.Priority, id), marker); err != nil {
+			if err := x.queueJob(j); err != nil {
 				return err
 			}
 		}
@@ -290,119 +362,60 @@ func (x *exec) noShow(id uint64, slot int) error {
 	return x.tallyRedundant(j, true)
 }
 
-// clearAuction assigns pending jobs, highest priority first and oldest first within a
-// priority, until MaxAssignmentsPerBlock assignments are made.
+// clearAuction assigns pending jobs with work bounded by the block, not by the state. It tries,
+// in this order: the jobs queued during this block (each paid for by a transaction or a due
+// slot), highest priority first and oldest first; then up to expiriesPerBlock jobs whose wait
+// for a provider ran out, so their escrow is returned; then backlogJobsPerBlock older jobs from
+// a cursor that walks the queue in priority order and wraps around. At most
+// MaxAssignmentsPerBlock assignments are made.
 func (x *exec) clearAuction() error {
-	var pending [][]byte
-	err := iteratePrefix(x.st.kv, []byte{prefixPending}, func(k, _ []byte) bool {
-		pending = append(pending, append([]byte(nil), k...))
+	r := newAuctionRound()
+	var fresh [][]byte
+	err := iteratePrefix(x.st.kv, []byte{prefixFresh}, func(k, _ []byte) bool {
+		fresh = append(fresh, append([]byte(nil), k...))
 		return true
 	})
-	if err != nil || len(pending) == 0 {
-		return err
-	}
-	bidders, err := x.loadBidders()
 	if err != nil {
 		return err
 	}
+	for _, k := range fresh {
+		if err := x.st.kv.Delete(k); err != nil {
+			return err
+		}
+		if err := x.auctionJob(r, binary.BigEndian.Uint64(k[2:])); err != nil {
+			return err
+		}
+	}
+	var expired []uint64
 	h := uint64(x.block.Height)
-	made := uint32(0)
-	var judge []uint64 // redundant re-auctions that found too few providers, judged after the auction
-	for _, key := range pending {
-		if made >= x.params.MaxAssignmentsPerBlock {
-			break
-		}
-		id := binary.BigEndian.Uint64(key[2:])
-		j, err := x.st.job(id)
-		if err != nil {
-			return err
-		}
-		needed := int(j.Spec.Redundancy) - liveSlots(j)
-		if j.Status.Final() || needed <= 0 {
-			if err := x.st.kv.Delete(key); err != nil {
-				return err
-			}
-			continue
-		}
-		chosen, why := x.selectProviders(j, bidders, needed)
-		if len(j.Assignments) == 0 && h+x.params.MinAssignWindowBlocks > j.Spec.Deadline {
-			// Too little of its window is left: a provider assigned now could not be expected to
-			// answer in time, and would be slashed for it.
-			reason := why.String()
-			if len(chosen) >= needed {
-				reason = "the deadline came before a provider could be assigned"
-			}
-			if err := x.st.kv.Delete(key); err != nil {
-				return err
-			}
-			if err := x.closeJob(j, JobExpired, reason); err != nil {
-				return err
-			}
-			continue
-		}
-		if len(chosen) < needed {
-			// A re-auction waits while providers that could take the slot are only busy, for at
-			// most one more deadline window.
-			if len(j.Assignments) > 0 && why.busy > 0 && h <= j.Spec.Deadline+(j.Spec.Deadline-j.SubmittedAt) {
-				continue
-			}
-			if len(j.Assignments) > 0 {
-				// A re-auction that finds too few providers: give up rather than hold the
-				// escrow. With no live slot the job fails; a redundant job with results in is
-				// judged on them, once the providers read above are written back.
-				if err := x.st.kv.Delete(key); err != nil {
-					return err
-				}
-				if liveSlots(j) == 0 {
-					if err := x.closeJob(j, JobFailed, why.String()); err != nil {
-						return err
-					}
-				} else {
-					judge = append(judge, id)
-				}
-			}
-			continue
-		}
-		deadline := j.Spec.Deadline
-		if len(j.Assignments) > 0 {
-			deadline = h + (j.Spec.Deadline - j.SubmittedAt) // a re-auctioned slot gets a fresh window
-		}
-		for _, c := range chosen {
-			slot := len(j.Assignments)
-			j.Assignments = append(j.Assignments, Assignment{Provider: c.b.p.Address, Price: clone(c.ask), AssignedAt: h, Deadline: deadline, Status: AssignRunning})
-			c.b.p.Active++
-			c.b.dirty = true
-			if err := x.st.kv.Set(slotKey(prefixDeadline, deadline, id, slot), marker); err != nil {
-				return err
-			}
-			if err := x.st.kv.Set(providerJobKey(c.b.p.Address, id), []byte{byte(slot)}); err != nil {
-				return err
-			}
-			x.emit(event("job_assigned", "job_id", uintStr(id), "provider", c.b.p.Address.String(), "slot", uintStr(uint64(slot)),
-				"deadline", uintStr(deadline), "price", c.ask.Dec(), "type", j.Spec.Type.String()))
-		}
-		made += uint32(needed)
-		if j.Status == JobPending {
-			j.Status = JobAssigned
-		}
-		if err := x.st.kv.Delete(key); err != nil {
-			return err
-		}
-		if err := x.st.setJob(j); err != nil {
-			return err
-		}
-		if err := x.st.addLoad(int64(needed), 0); err != nil {
+	err = x.st.kv.Iterate([]byte{prefixPendingExpiry}, pendingExpiryKey(h+1, 0), func(k, _ []byte) bool {
+		expired = append(expired, binary.BigEndian.Uint64(k[9:]))
+		return len(expired) < expiriesPerBlock
+	})
+	if err != nil {
+		return err
+	}
+	for _, id := range expired {
+		delete(r.visited, id) // its wait ran out since it was tried above: settle it now
+		if err := x.auctionJob(r, id); err != nil {
 			return err
 		}
 	}
-	for _, b := range bidders {
-		if b.dirty {
-			if err := x.st.setProvider(b.p); err != nil {
-				return err
-			}
+	backlog, err := x.backlog()
+	if err != nil {
+		return err
+	}
+	for _, k := range backlog {
+		if err := x.auctionJob(r, binary.BigEndian.Uint64(k[2:])); err != nil {
+			return err
 		}
 	}
-	for _, id := range judge {
+	if len(backlog) > 0 {
+		if err := x.st.kv.Set([]byte{prefixAuctionCursor}, backlog[len(backlog)-1]); err != nil {
+			return err
+		}
+	}
+	for _, id := range r.judge {
 		j, err := x.st.job(id)
 		if err != nil {
 			return err
@@ -412,4 +425,254 @@ func (x *exec) clearAuction() error {
 		}
 	}
 	return nil
+}
+
+// backlog lists the next backlogJobsPerBlock pending keys after the cursor, wrapping around.
+func (x *exec) backlog() ([][]byte, error) {
+	cur, err := x.st.kv.Get([]byte{prefixAuctionCursor})
+	if err != nil {
+		return nil, err
+	}
+	var keys [][]byte
+	collect := func(k, _ []byte) bool {
+		keys = append(keys, append([]byte(nil), k...))
+		return len(keys) < backlogJobsPerBlock
+	}
+	from := []byte{prefixPending}
+	if cur != nil {
+		from = append(append([]byte(nil), cur...), 0)
+	}
+	if err := x.st.kv.Iterate(from, prefixEnd([]byte{prefixPending}), collect); err != nil {
+		return nil, err
+	}
+	if len(keys) < backlogJobsPerBlock && cur != nil {
+		if err := x.st.kv.Iterate([]byte{prefixPending}, from, collect); err != nil {
+			return nil, err
+		}
+	}
+	return keys, nil
+}
+
+// auctionRound is what one block's auction carries from job to job. Its maps are looked up,
+// never iterated.
+//
+// It reads each ask index head and each provider once per block. That is sound because, within
+// the auction, only an assignment writes a provider (through the round's own copy), and a
+// job the auction closes has no running slot, so closing it touches no provider or staker.
+type auctionRound struct {
+	made    uint32
+	visited map[uint64]bool
+	judge   []uint64              // redundant re-auctions that found too few providers, judged after the auction
+	scans   map[string][]askEntry // ask index prefix → its head
+	loaded  map[Address]*bidder
+}
+
+func newAuctionRound() *auctionRound {
+	return &auctionRound{visited: map[uint64]bool{}, scans: map[string][]askEntry{}, loaded: map[Address]*bidder{}}
+}
+
+// auctionJob tries to assign one pending job, or settles it when its wait is over.
+func (x *exec) auctionJob(r *auctionRound, id uint64) error {
+	if r.visited[id] || r.made >= x.params.MaxAssignmentsPerBlock {
+		return nil
+	}
+	r.visited[id] = true
+	j, err := x.st.job(id)
+	if err != nil || j == nil {
+		return err
+	}
+	if queued, err := x.st.kv.Get(pendingKey(j.Spec.Priority, id)); err != nil || queued == nil {
+		if err != nil {
+			return err
+		}
+		// Not pending (an index entry outlived its job): drop what is left of it.
+		return x.st.kv.Delete(pendingExpiryKey(x.pendingExpiry(j), id))
+	}
+	h := uint64(x.block.Height)
+	needed := int(j.Spec.Redundancy) - liveSlots(j)
+	if j.Status.Final() || needed <= 0 {
+		return x.unqueueJob(j)
+	}
+	bidders, err := x.candidates(r, j)
+	if err != nil {
+		return err
+	}
+	chosen, _ := x.selectProviders(j, bidders, needed)
+	if len(j.Assignments) == 0 && h+x.params.MinAssignWindowBlocks > j.Spec.Deadline {
+		// Too little of its window is left: a provider assigned now could not be expected to
+		// answer in time, and would be slashed for it.
+		reason := "the deadline came before a provider could be assigned"
+		if len(chosen) < needed {
+			why, err := x.explain(r, j, needed)
+			if err != nil {
+				return err
+			}
+			reason = why.String()
+		}
+		if err := x.unqueueJob(j); err != nil {
+			return err
+		}
+		return x.closeJob(j, JobExpired, reason)
+	}
+	if len(chosen) < needed {
+		// A re-auction waits while providers that could take the slot are only busy, for at
+		// most one more deadline window.
+		if len(j.Assignments) == 0 {
+			return nil
+		}
+		why, err := x.explain(r, j, needed)
+		if err != nil {
+			return err
+		}
+		if why.busy > 0 && h <= j.Spec.Deadline+(j.Spec.Deadline-j.SubmittedAt) {
+			return nil
+		}
+		// A re-auction that finds too few providers: give up rather than hold the escrow. With
+		// no live slot the job fails; a redundant job with results in is judged on them after
+		// the auction.
+		if err := x.unqueueJob(j); err != nil {
+			return err
+		}
+		if liveSlots(j) == 0 {
+			return x.closeJob(j, JobFailed, why.String())
+		}
+		r.judge = append(r.judge, id)
+		return nil
+	}
+	deadline := j.Spec.Deadline
+	if len(j.Assignments) > 0 {
+		deadline = h + (j.Spec.Deadline - j.SubmittedAt) // a re-auctioned slot gets a fresh window
+	}
+	for _, c := range chosen {
+		slot := len(j.Assignments)
+		j.Assignments = append(j.Assignments, Assignment{Provider: c.b.p.Address, Price: clone(c.ask), AssignedAt: h, Deadline: deadline, Status: AssignRunning})
+		c.b.p.Active++
+		// Written at once, so a provider at capacity leaves the open index before the next job;
+		// the round's copy is the record itself, so it stays current.
+		if err := x.st.setProvider(c.b.p); err != nil {
+			return err
+		}
+		if c.b.p.Active >= c.b.p.Capacity {
+			r.scans = map[string][]askEntry{} // read the index heads again without it
+		}
+		if err := x.st.kv.Set(slotKey(prefixDeadline, deadline, id, slot), marker); err != nil {
+			return err
+		}
+		if err := x.st.kv.Set(providerJobKey(c.b.p.Address, id), []byte{byte(slot)}); err != nil {
+			return err
+		}
+		x.emit(event("job_assigned", "job_id", uintStr(id), "provider", c.b.p.Address.String(), "slot", uintStr(uint64(slot)),
+			"deadline", uintStr(deadline), "price", c.ask.Dec(), "type", j.Spec.Type.String()))
+	}
+	r.made += uint32(needed)
+	if j.Status == JobPending {
+		j.Status = JobAssigned
+	}
+	if err := x.unqueueJob(j); err != nil {
+		return err
+	}
+	if err := x.st.setJob(j); err != nil {
+		return err
+	}
+	return x.st.addLoad(int64(needed), 0)
+}
+
+// pendingExpiry is the height at which a pending job's wait for a provider ends: for a job no
+// provider took yet, when too little of its window is left to assign it; for a re-auction,
+// one deadline window after its deadline.
+func (x *exec) pendingExpiry(j *Job) uint64 {
+	if len(j.Assignments) == 0 {
+		if j.Spec.Deadline+1 < x.params.MinAssignWindowBlocks {
+			return 0
+		}
+		return j.Spec.Deadline + 1 - x.params.MinAssignWindowBlocks
+	}
+	return j.Spec.Deadline + (j.Spec.Deadline - j.SubmittedAt) + 1
+}
+
+func freshKey(p Priority, id uint64) []byte {
+	k := pendingKey(p, id)
+	k[0] = prefixFresh
+	return k
+}
+
+func clientPendingKey(c Address) []byte { return append([]byte{prefixClientPending}, c[:]...) }
+
+// clientPending counts a client's pending jobs.
+func (x *exec) clientPending(c Address) (uint64, error) {
+	b, err := x.st.kv.Get(clientPendingKey(c))
+	if err != nil || b == nil {
+		return 0, err
+	}
+	return binary.BigEndian.Uint64(b), nil
+}
+
+func (x *exec) setClientPending(c Address, n uint64) error {
+	if n == 0 {
+		return x.st.kv.Delete(clientPendingKey(c))
+	}
+	return x.st.kv.Set(clientPendingKey(c), binary.BigEndian.AppendUint64(nil, n))
+}
+
+// checkPendingCap refuses a submission that would put more than maxPendingPerClient of the
+// client's jobs in the queue.
+func (x *exec) checkPendingCap(c Address) error {
+	n, err := x.clientPending(c)
+	if err != nil {
+		return err
+	}
+	if n >= maxPendingPerClient {
+		return Errorf(CodeTooManyPending, "account %s already has %d jobs waiting for a provider, the most one account may have; wait for some to be assigned or cancel them", c, n)
+	}
+	return nil
+}
+
+// queueJob puts j in the pending queue: in priority order for the backlog scan, in this
+// block's fresh list, and in the expiry index at the height its wait ends. The pending entry's
+// value is that height, so leaving the queue finds the expiry entry whatever happened since.
+func (x *exec) queueJob(j *Job) error {
+	key := pendingKey(j.Spec.Priority, j.ID)
+	if v, err := x.st.kv.Get(key); err != nil || v != nil {
+		return err
+	}
+	exp := x.pendingExpiry(j)
+	if err := x.st.kv.Set(key, binary.BigEndian.AppendUint64(nil, exp)); err != nil {
+		return err
+	}
+	if err := x.st.kv.Set(pendingExpiryKey(exp, j.ID), marker); err != nil {
+		return err
+	}
+	if err := x.st.kv.Set(freshKey(j.Spec.Priority, j.ID), marker); err != nil {
+		return err
+	}
+	n, err := x.clientPending(j.Client)
+	if err != nil {
+		return err
+	}
+	return x.setClientPending(j.Client, n+1)
+}
+
+// unqueueJob takes j out of the pending queue and its indexes, if it is there.
+func (x *exec) unqueueJob(j *Job) error {
+	key := pendingKey(j.Spec.Priority, j.ID)
+	v, err := x.st.kv.Get(key)
+	if err != nil || v == nil {
+		return err
+	}
+	if len(v) != 8 {
+		return Errorf(CodeInternal, "pending entry of job %d holds %d bytes, not a height", j.ID, len(v))
+	}
+	for _, k := range [][]byte{key, pendingExpiryKey(binary.BigEndian.Uint64(v), j.ID), freshKey(j.Spec.Priority, j.ID)} {
+		if err := x.st.kv.Delete(k); err != nil {
+			return err
+		}
+	}
+	n, err := x.clientPending(j.Client)
+	if err != nil {
+		return err
+	}
+	if n == 0 {
+		return Errorf(CodeInternal, "job %d was pending but its client %s counts no pending job", j.ID, j.Client)
+	}
+	return x.setClientPending(j.Client, n-1)
 }

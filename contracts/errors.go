@@ -44,6 +44,7 @@ const (
 	CodeJobState          Code = 26
 	CodeNotProvider       Code = 27
 	CodeNotValidator      Code = 28
+	CodeTooManyPending    Code = 40
 	CodeInternal          Code = 99
 )
 
@@ -77,6 +78,7 @@ var codeNames = map[Code]string{
 	CodeJobState:          "job_state",
 	CodeNotProvider:       "not_provider",
 	CodeNotValidator:      "not_validator",
+	CodeTooManyPending:    "too_many_pending",
 	CodeInternal:          "internal",
 }
 

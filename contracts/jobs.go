@@ -94,6 +94,9 @@ func (x *exec) submitJob(client Address, spec JobSpec) error {
 	if floor != nil && spec.MaxPrice.Lt(floor) {
 		return Errorf(CodePriceBelowFloor, "the maximum price %s is below every provider's ask for %s (the lowest is %s)", FormatCIRO(spec.MaxPrice), spec.Type, FormatCIRO(floor))
 	}
+	if err := x.checkPendingCap(client); err != nil {
+		return err
+	}
 	escrow, fee, err := x.jobEscrow(&spec)
 	if err != nil {
 		return err
@@ -111,7 +114,7 @@ func (x *exec) submitJob(client Address, spec JobSpec) error {
 	if err := x.st.setJob(j); err != nil {
 		return err
 	}
-	if err := x.st.kv.Set(pendingKey(spec.Priority, id), marker); err != nil {
+	if err := x.queueJob(j); err != nil {
 		return err
 	}
 	if err := x.st.kv.Set(clientJobKey(client, id), marker); err != nil {
@@ -136,7 +139,7 @@ func (x *exec) cancelJob(sender Address, id uint64) error {
 	if j.Status != JobPending || len(j.Assignments) > 0 {
 		return Errorf(CodeJobState, "job %d is %s; only a job no provider has taken can be cancelled", id, j.Status)
 	}
-	if err := x.st.kv.Delete(pendingKey(j.Spec.Priority, id)); err != nil {
+	if err := x.unqueueJob(j); err != nil {
 		return err
 	}
 	return x.closeJob(j, JobCancelled, "cancelled by the client")
@@ -170,46 +173,6 @@ func (x *exec) registerProvider(sender Address, m *RegisterProvider) error {
 		return err
 	}
 	x.emit(event("provider_registered", "provider", sender.String(), "capacity", uintStr(uint64(offer.Capacity))))
-	return x.recomputeFloors()
-}
-
-// recomputeFloors records, per job type, the lowest ask of any provider; a job priced below it
-// can never be assigned and is refused at submission.
-func (x *exec) recomputeFloors() error {
-	var floors [NumJobTypes]*uint256.Int
-	var decodeErr error
-	err := iteratePrefix(x.st.kv, []byte{prefixProvider}, func(_, v []byte) bool {
-		p, err := DecodeProvider(v)
-		if err != nil {
-			decodeErr = err
-			return false
-		}
-		for _, a := range p.Asks {
-			if floors[a.Type] == nil || a.Price.Lt(floors[a.Type]) {
-				floors[a.Type] = a.Price
-			}
-		}
-		return true
-	})
-	if err == nil {
-		err = decodeErr
-	}
-	if err != nil {
-		return err
-	}
-	for t, f := range floors {
-		if f == nil {
-			if err := x.st.kv.Delete(jobFloorKey(JobType(t))); err != nil {
-				return err
-			}
-			continue
-		}
-		e := &encoder{}
-		e.amount(f)
-		if err := x.st.kv.Set(jobFloorKey(JobType(t)), e.buf); err != nil {
-			return err
-		}
-	}
 	return nil
 }
 
@@ -407,7 +370,7 @@ func (x *exec) retryOrFail(j *Job, reason string) error {
 	j.Reauctions++
 	j.Status = JobPending
 	x.emit(event("job_reauction", "job_id", uintStr(j.ID), "reason", reason))
-	if err := x.st.kv.Set(pendingKey(j.Spec.Priority, j.ID), marker); err != nil {
+	if err := x.queueJob(j); err != nil {
 		return err
 	}
 	return x.st.setJob(j)
@@ -440,6 +403,9 @@ func (x *exec) punishProvider(who Address, slashBps uint64, repDown int64, reaso
 	} else if p != nil {
 		p.Failed++
 		if err := x.st.setProvider(p); err != nil {
+			return err
+		}
+		if err := x.countFault(who); err != nil {
 			return err
 		}
 	}
@@ -497,6 +463,9 @@ func (x *exec) pay(j *Job, a *Assignment) error {
 	if err := x.st.setProvider(p); err != nil {
 		return err
 	}
+	if err := x.countVerifiedJob(a.Provider, j.Spec.Verification); err != nil {
+		return err
+	}
 	if err := x.splitBurnTreasury(platform, x.params.FeeBurnBps); err != nil {
 		return err
 	}
@@ -536,7 +505,7 @@ func (x *exec) closeJob(j *Job, status JobStatus, reason string) error {
 			return err
 		}
 	}
-	if err := x.st.kv.Delete(pendingKey(j.Spec.Priority, j.ID)); err != nil {
+	if err := x.unqueueJob(j); err != nil {
 		return err
 	}
 	if !j.Escrow.IsZero() {

@@ -58,7 +58,7 @@ func BenchmarkJobOps(b *testing.B) {
 		b.StopTimer()
 		kv := NewMemStore()
 		for k, v := range base.data {
-			kv.data[k] = v
+			_ = kv.Set([]byte(k), v)
 		}
 		m := NewMachine(kv)
 		blk := &Block{ChainID: testChain, Height: 2, Time: 1_000_005, Seed: []byte("bench")}

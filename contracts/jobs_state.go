@@ -1,10 +1,6 @@
 package contracts
 
-import (
-	"encoding/binary"
-
-	"github.com/holiman/uint256"
-)
+import "encoding/binary"
 
 // Key layout of the job market.
 const (
@@ -14,9 +10,13 @@ const (
 	prefixDeadline    byte = 0x23 // | height | id | slot → running assignment's deadline
 	prefixWindow      byte = 0x24 // | height | id | slot → sampled result's challenge window end
 	prefixProviderJob byte = 0x25 // | provider | id → slot, for a provider's open assignments
-	prefixJobFloor    byte = 0x26 // | job type → lowest ask of any provider
 	prefixLoad        byte = 0x27 // → network load (running assignments, total capacity)
-	prefixClientJob   byte = 0x28 // | client | id → marker, for a client's jobs
+	prefixClientJob   byte = 0x28 // | client | ^id → marker, for a client's jobs, newest first
+	// 0x29, 0x2a: the ask indexes (index.go)
+	prefixPendingExpiry byte = 0x2b // | height | id → pending job whose wait for a provider ends then
+	prefixFresh         byte = 0x2c // | 3-priority | id → job queued during this block
+	prefixClientPending byte = 0x2d // | client → how many of the client's jobs are pending
+	prefixAuctionCursor byte = 0x2e // → the pending key the backlog scan last visited
 )
 
 // marker is the value of index entries: the store refuses empty values.
@@ -43,10 +43,8 @@ func providerJobKey(p Address, id uint64) []byte {
 }
 
 func clientJobKey(c Address, id uint64) []byte {
-	return binary.BigEndian.AppendUint64(append([]byte{prefixClientJob}, c[:]...), id)
+	return binary.BigEndian.AppendUint64(append([]byte{prefixClientJob}, c[:]...), ^id)
 }
-
-func jobFloorKey(t JobType) []byte { return []byte{prefixJobFloor, byte(t)} }
 
 // networkLoad feeds u, the utilisation in the network fee.
 type networkLoad struct {
@@ -71,8 +69,6 @@ func (s state) provider(a Address) (*Provider, error) {
 	}
 	return DecodeProvider(b)
 }
-
-func (s state) setProvider(p *Provider) error { return s.kv.Set(ProviderKey(p.Address), p.encode()) }
 
 func (s state) load() (networkLoad, error) {
 	b, err := s.kv.Get([]byte{prefixLoad})
@@ -99,14 +95,4 @@ func (s state) addLoad(active, capacity int64) error {
 	l.Active = uint64(int64(l.Active) + active)
 	l.Capacity = uint64(int64(l.Capacity) + capacity)
 	return s.setLoad(l)
-}
-
-func (s state) jobFloor(t JobType) (*uint256.Int, error) {
-	b, err := s.kv.Get(jobFloorKey(t))
-	if err != nil || b == nil {
-		return nil, err
-	}
-	d := &decoder{buf: b}
-	v := d.amount()
-	return v, d.finish()
 }

@@ -102,6 +102,7 @@ func (m *Machine) newExec(kv KV, b *Block) (*exec, error) {
 	if err != nil {
 		return nil, err
 	}
+	st.price = p.CIROPriceMicroUSD
 	return &exec{st: st, block: b, params: p}, nil
 }
 
@@ -144,7 +145,7 @@ func (m *Machine) DeliverTx(b *Block, tx *Tx) ([]Event, error) {
 		return nil, err
 	}
 	msgCache := NewCache(ante)
-	mx := &exec{st: state{kv: msgCache}, block: b, params: x.params}
+	mx := &exec{st: state{kv: msgCache, price: x.params.CIROPriceMicroUSD}, block: b, params: x.params}
 	msgErr := mx.run(tx)
 	if msgErr != nil && CodeOf(msgErr) == CodeInternal {
 		return nil, msgErr

@@ -1,8 +1,7 @@
 package contracts
 
 import (
-	"bytes"
-	"sort"
+	"github.com/google/btree"
 )
 
 // KV is the storage the state machine needs. storage/ provides the Merkle store over badger
@@ -40,6 +39,9 @@ func iteratePrefix(kv KV, prefix []byte, fn func(key, value []byte) bool) error 
 type Cache struct {
 	parent KV
 	dirty  map[string]cacheEntry
+	// keys orders the buffered keys, so that a ranged read costs the keys in its range, not
+	// every buffered write: the auction reads small ranges many times in a block.
+	keys *btree.BTreeG[string]
 }
 
 type cacheEntry struct {
@@ -49,7 +51,7 @@ type cacheEntry struct {
 
 // NewCache returns an empty write buffer over parent.
 func NewCache(parent KV) *Cache {
-	return &Cache{parent: parent, dirty: make(map[string]cacheEntry)}
+	return &Cache{parent: parent, dirty: make(map[string]cacheEntry), keys: newKeyTree()}
 }
 
 func (c *Cache) Get(key []byte) ([]byte, error) {
@@ -63,29 +65,49 @@ func (c *Cache) Get(key []byte) ([]byte, error) {
 }
 
 func (c *Cache) Set(key, value []byte) error {
-	c.dirty[string(key)] = cacheEntry{value: append([]byte(nil), value...)}
+	c.put(string(key), cacheEntry{value: append([]byte(nil), value...)})
 	return nil
 }
 
 func (c *Cache) Delete(key []byte) error {
-	c.dirty[string(key)] = cacheEntry{deleted: true}
+	c.put(string(key), cacheEntry{deleted: true})
 	return nil
 }
 
-func (c *Cache) sortedDirty(start, end []byte) []string {
-	keys := make([]string, 0, len(c.dirty))
-	for k := range c.dirty {
-		kb := []byte(k)
-		if start != nil && bytes.Compare(kb, start) < 0 {
-			continue
-		}
-		if end != nil && bytes.Compare(kb, end) >= 0 {
-			continue
-		}
-		keys = append(keys, k)
+func (c *Cache) put(k string, e cacheEntry) {
+	if _, ok := c.dirty[k]; !ok {
+		c.keys.ReplaceOrInsert(k)
 	}
-	sort.Strings(keys)
-	return keys
+	c.dirty[k] = e
+}
+
+// sortedDirty lists the buffered keys in [start, end), ascending. The list is a copy, so the
+// caller may write to the Cache while it walks it.
+func (c *Cache) sortedDirty(start, end []byte) []string {
+	return keysInRange(c.keys, start, end, -1)
+}
+
+func newKeyTree() *btree.BTreeG[string] {
+	return btree.NewG(32, func(a, b string) bool { return a < b })
+}
+
+// keysInRange lists up to limit (all when negative) keys of t in [start, end), ascending. Go
+// orders strings bytewise, as bytes.Compare does.
+func keysInRange(t *btree.BTreeG[string], start, end []byte, limit int) []string {
+	var out []string
+	visit := func(k string) bool {
+		if end != nil && k >= string(end) {
+			return false
+		}
+		out = append(out, k)
+		return limit < 0 || len(out) < limit
+	}
+	if start == nil {
+		t.Ascend(visit)
+	} else {
+		t.AscendGreaterOrEqual(string(start), visit)
+	}
+	return out
 }
 
 // Iterate merges the buffered writes with the parent's keys, in ascending order.
@@ -142,45 +164,63 @@ func (c *Cache) Write() error {
 		}
 	}
 	clear(c.dirty)
+	c.keys.Clear(false)
 	return nil
 }
 
 // Discard drops the buffered writes.
-func (c *Cache) Discard() { clear(c.dirty) }
+func (c *Cache) Discard() {
+	clear(c.dirty)
+	c.keys.Clear(false)
+}
 
 // MemStore is an in-memory KV for tests and the simulator. It is not a Merkle store.
 type MemStore struct {
 	data map[string][]byte
+	keys *btree.BTreeG[string]
 }
 
 // NewMemStore returns an empty MemStore.
-func NewMemStore() *MemStore { return &MemStore{data: make(map[string][]byte)} }
+func NewMemStore() *MemStore { return &MemStore{data: make(map[string][]byte), keys: newKeyTree()} }
 
 func (m *MemStore) Get(key []byte) ([]byte, error) { return m.data[string(key)], nil }
 
 func (m *MemStore) Set(key, value []byte) error {
+	if _, ok := m.data[string(key)]; !ok {
+		m.keys.ReplaceOrInsert(string(key))
+	}
 	m.data[string(key)] = append([]byte(nil), value...)
 	return nil
 }
 
 func (m *MemStore) Delete(key []byte) error {
-	delete(m.data, string(key))
+	if _, ok := m.data[string(key)]; ok {
+		delete(m.data, string(key))
+		m.keys.Delete(string(key))
+	}
 	return nil
 }
 
+// memIterBatch is how many keys Iterate copies out of the tree at a time: fn may write to the
+// store between batches, and an early stop costs at most one batch.
+const memIterBatch = 64
+
 func (m *MemStore) Iterate(start, end []byte, fn func(key, value []byte) bool) error {
-	keys := make([]string, 0, len(m.data))
-	lo, hi := string(start), string(end) // Go orders strings bytewise, as bytes.Compare does
-	for k := range m.data {
-		if (start == nil || k >= lo) && (end == nil || k < hi) {
-			keys = append(keys, k)
+	from := start
+	for {
+		batch := keysInRange(m.keys, from, end, memIterBatch)
+		for _, k := range batch {
+			v, ok := m.data[k]
+			if !ok {
+				continue // deleted by fn since the batch was copied
+			}
+			if !fn([]byte(k), v) {
+				return nil
+			}
 		}
-	}
-	sort.Strings(keys)
-	for _, k := range keys {
-		if !fn([]byte(k), m.data[k]) {
+		if len(batch) < memIterBatch {
 			return nil
 		}
+		from = append([]byte(batch[len(batch)-1]), 0)
 	}
-	return nil
 }

@@ -1,7 +1,6 @@
 package contracts
 
 import (
-	"bytes"
 	"encoding/binary"
 	"sort"
 	"strconv"
@@ -29,41 +28,21 @@ type candidate struct {
 }
 
 // eligibleValidators lists the top MaxValidators candidates by stake. Ties are broken by
-// consensus address, so the order is the same on every node.
+// consensus address, so the order is the same on every node. It reads the head of the power
+// index, not every staker.
 func (x *exec) eligibleValidators() ([]candidate, error) {
 	var list []candidate
-	var decodeErr error
-	err := iteratePrefix(x.st.kv, []byte{prefixStaker}, func(_, v []byte) bool {
-		st, err := DecodeStaker(v)
-		if err != nil {
-			decodeErr = err
-			return false
+	err := iteratePrefix(x.st.kv, []byte{prefixPower}, func(k, v []byte) bool {
+		tokens := new(uint256.Int).Not(new(uint256.Int).SetBytes(k[1:33]))
+		if tokens.Lt(x.params.MinValidatorStake) {
+			return false // the rest hold less still
 		}
-		if !st.IsValidatorCandidate() || st.ConsAddress() == nil || st.Jailed || st.Tombstoned ||
-			st.Tokens.Lt(x.params.MinValidatorStake) {
-			return true
+		if power := votingPower(tokens, x.params); power > 0 {
+			list = append(list, candidate{consAddr: append([]byte(nil), k[33:]...), pubKey: append([]byte(nil), v...), tokens: tokens, power: power})
 		}
-		if power := votingPower(st.Tokens, x.params); power > 0 {
-			list = append(list, candidate{consAddr: st.ConsAddress(), pubKey: st.ConsPubKey, tokens: clone(st.Tokens), power: power})
-		}
-		return true
+		return len(list) < int(x.params.MaxValidators)
 	})
-	if err != nil {
-		return nil, err
-	}
-	if decodeErr != nil {
-		return nil, decodeErr
-	}
-	sort.Slice(list, func(i, j int) bool {
-		if c := list[i].tokens.Cmp(list[j].tokens); c != 0 {
-			return c > 0
-		}
-		return bytes.Compare(list[i].consAddr, list[j].consAddr) < 0
-	})
-	if len(list) > int(x.params.MaxValidators) {
-		list = list[:x.params.MaxValidators]
-	}
-	return list, nil
+	return list, err
 }
 
 // updateValidatorSet compares the eligible set with the set last sent to CometBFT and returns

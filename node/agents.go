@@ -53,7 +53,7 @@ type providerChain interface {
 // env is the node's agent environment.
 func (n *Node) env() *agentEnv {
 	return &agentEnv{home: n.opts.Home, cfg: n.opts.Config, log: n.log, content: n.content, host: n.host, metrics: n.metrics,
-		onProvider: func(p *market.Provider) { n.provider = p }}
+		onProvider: func(p *market.Provider) { n.provider = p; n.providerRunning.Store(true) }}
 }
 
 // executors builds the executors this machine can offer: WASM and the model runtime always,
@@ -115,6 +115,7 @@ func (n *Node) startAgents() error {
 	if cfg.Provider.Enabled {
 		chain := n.chainClient(key, "provider")
 		n.goTask(func(ctx context.Context) {
+			defer n.providerRunning.Store(false)
 			if err := env.runProvider(ctx, chain, execs, rep); err != nil && ctx.Err() == nil {
 				n.log.Error("provider agent stopped", "err", err)
 			}

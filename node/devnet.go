@@ -98,6 +98,9 @@ type Devnet struct {
 	tmp     bool
 	// behaviours maps a provider's moniker to its behaviour.
 	behaviours map[string]string
+	// pgid is the process group every node joins (the first node's pid): one signal to the
+	// group (kill -- -PGID) reaches every node, and none of them gets the terminal's Ctrl-C.
+	pgid int
 }
 
 // StartDevnet writes a testnet and starts its validators as child processes, then waits until
@@ -144,10 +147,13 @@ func StartDevnet(ctx context.Context, o DevnetOptions) (*Devnet, error) {
 	}
 	for i := 0; i < o.Validators+o.FullNodes+o.Providers; i++ {
 		home := HomeOf(d.Dir, i)
-		p, err := StartProcess(o.Binary, home)
+		p, err := startProcess(o.Binary, home, d.pgid)
 		if err != nil {
 			d.Stop()
 			return nil, err
+		}
+		if d.pgid == 0 {
+			d.pgid = p.Pid()
 		}
 		d.Procs = append(d.Procs, p)
 		if i == o.lightNode() {
@@ -160,6 +166,7 @@ func StartDevnet(ctx context.Context, o DevnetOptions) (*Devnet, error) {
 		}
 		d.Clients = append(d.Clients, c)
 	}
+	d.logf("%d nodes started in process group %d; they stop when this process exits", len(d.Procs), d.pgid)
 	waitCtx, cancel := context.WithTimeout(ctx, 90*time.Second)
 	defer cancel()
 	for i, c := range d.Clients {
@@ -296,7 +303,7 @@ func (d *Devnet) configureRoles(o DevnetOptions) error {
 
 // Restart starts node i's process again after it stopped or was killed.
 func (d *Devnet) Restart(i int) error {
-	p, err := StartProcess(d.Procs[i].Binary, d.Home(i))
+	p, err := startProcess(d.Procs[i].Binary, d.Home(i), d.pgid)
 	if err != nil {
 		return err
 	}
@@ -307,46 +314,23 @@ func (d *Devnet) Restart(i int) error {
 // Home is node i's home.
 func (d *Devnet) Home(i int) string { return HomeOf(d.Dir, i) }
 
-// CheckAgreement compares, for every height from 1 to the lowest height all nodes have
-// reached, the app hash each node's block store recorded for it (the hash in the header of
-// the next block, which each node checked against its own state before accepting the block).
+// CheckAgreement compares the state each node computed itself (see checkAgreement): ABCI
+// Info's app hash, and at the highest height every full node reached, the root of each
+// node's own state tree and its supply ledger. It fails for a node that is halted, more than
+// a few blocks behind, not answering, or that exited other than by Kill, naming it with its
+// log's last lines. It returns how many heights had their state compared.
 func (d *Devnet) CheckAgreement(ctx context.Context) (heights int, err error) {
-	var clients []*Client
+	return checkAgreement(ctx, d.agreementPeers(), DefaultAgreementLimits)
+}
+
+// agreementPeers are the full nodes: node i's client is d.Clients[i] (the light node, with no
+// RPC, is last).
+func (d *Devnet) agreementPeers() []agreementPeer {
+	peers := make([]agreementPeer, len(d.Clients))
 	for i, c := range d.Clients {
-		select {
-		case <-d.Procs[i].Done():
-			continue // a node killed on purpose (a crash drill) has no RPC to ask
-		default:
-		}
-		clients = append(clients, c)
+		peers[i] = rpcPeer{name: fmt.Sprintf("node%d", i), c: c, proc: d.Procs[i]}
 	}
-	minH := int64(-1)
-	for _, c := range clients {
-		h, err := c.Height(ctx)
-		if err != nil {
-			return 0, err
-		}
-		if minH < 0 || h < minH {
-			minH = h
-		}
-	}
-	for h := int64(2); h <= minH; h++ {
-		var first []byte
-		for i, c := range clients {
-			hh := h
-			b, err := c.RPC.Block(ctx, &hh)
-			if err != nil {
-				return heights, fmt.Errorf("node%d block %d: %w", i, h, err)
-			}
-			if i == 0 {
-				first = b.Block.AppHash
-			} else if !bytes.Equal(first, b.Block.AppHash) {
-				return heights, fmt.Errorf("app hash after height %d differs: node0 %X, node%d %X", h-1, first, i, b.Block.AppHash)
-			}
-		}
-		heights++
-	}
-	return heights, nil
+	return peers
 }
 
 // RunDevnet is `ciro-node devnet`: it starts the network, funds accounts, sends transfers
@@ -359,9 +343,6 @@ func RunDevnet(ctx context.Context, o DevnetOptions) (*DevnetSummary, error) {
 	}
 	defer d.Stop()
 	sum := &DevnetSummary{Dir: d.Dir, Validators: o.Validators, Providers: o.Providers}
-	if o.LightProvider() >= 0 {
-		sum.LightProviders = 1
-	}
 	if o.Jobs == 0 && o.Once {
 		if err := d.demoTransfers(ctx, sum); err != nil {
 			sum.Errors = append(sum.Errors, err.Error())
@@ -397,8 +378,61 @@ func RunDevnet(ctx context.Context, o DevnetOptions) (*DevnetSummary, error) {
 		sum.Errors = append(sum.Errors, err.Error())
 	}
 	sum.SupplyInvariantOK = supply.InvariantOK
+	d.observeProviders(final, o, sum)
+	sum.Errors = append(sum.Errors, jobVerdicts(o, sum)...)
 	d.logf("stopping %d nodes", len(d.Procs))
 	return sum, nil
+}
+
+// observeProviders fills the summary's provider counts from what happened: a light provider
+// counts when its process still runs and its provider record is on chain; a crashed provider
+// is a provider process that exited. One that exited other than by the crash drill's kill is
+// an error, with its log's last lines.
+func (d *Devnet) observeProviders(ctx context.Context, o DevnetOptions, sum *DevnetSummary) {
+	for p := 0; p < o.Providers; p++ {
+		i := o.Validators + o.FullNodes + p
+		exited, onPurpose, err := d.Procs[i].Exited()
+		if exited {
+			sum.ProvidersCrashed++
+			if !onPurpose {
+				sum.Errors = append(sum.Errors, fmt.Sprintf("provider%d (node%d) exited (%s); last log lines:\n%s", p, i, exitStatus(err), d.Procs[i].LogTail(15)))
+			}
+			continue
+		}
+		if i != o.lightNode() {
+			continue
+		}
+		key, err := LoadKey(d.Home(i), ValidatorKeyName)
+		if err != nil {
+			sum.Errors = append(sum.Errors, err.Error())
+			continue
+		}
+		var rec contracts.Provider
+		if err := d.Clients[0].Query(ctx, "/provider/"+key.Address.String(), &rec); err == nil {
+			sum.LightProviders++
+		}
+	}
+}
+
+// jobVerdicts are the job stream's failures in a --once run with jobs: fewer jobs submitted
+// than asked, jobs in no final state, and failed jobs where no provider was made faulty (with
+// faulty providers a redundant job can end with no majority, which the protocol answers with
+// a refund).
+func jobVerdicts(o DevnetOptions, sum *DevnetSummary) []string {
+	if !o.Once || o.Jobs <= 0 {
+		return nil
+	}
+	var out []string
+	if sum.JobsSubmitted < o.Jobs {
+		out = append(out, fmt.Sprintf("%d of %d jobs were submitted", sum.JobsSubmitted, o.Jobs))
+	}
+	if sum.JobsUnsettled > 0 {
+		out = append(out, fmt.Sprintf("%d of %d jobs did not settle", sum.JobsUnsettled, sum.JobsSubmitted))
+	}
+	if sum.JobsFailed > 0 && o.Faulty.Wrong+o.Faulty.Silent == 0 {
+		out = append(out, fmt.Sprintf("%d jobs failed with every provider honest: %v", sum.JobsFailed, sum.FailureReasons))
+	}
+	return out
 }
 
 func (d *Devnet) printHeights(ctx context.Context) {

@@ -56,14 +56,18 @@ func ParseFaultyProviders(s string) (FaultyProviders, error) {
 
 // JobsSummary is the devnet's report on the jobs it ran.
 type JobsSummary struct {
-	JobsSubmitted    int           `json:"jobs_submitted"`
-	JobsSettled      int           `json:"jobs_settled"`
-	JobsFailed       int           `json:"jobs_failed"`
-	RefundsExact     bool          `json:"refunds_exact"`
-	SettleLatencyP50 int64         `json:"settle_latency_ms_p50"`
-	SettleLatencyP99 int64         `json:"settle_latency_ms_p99"`
-	AssignLatencyP50 int64         `json:"assign_latency_ms_p50"`
-	AssignLatencyP99 int64         `json:"assign_latency_ms_p99"`
+	JobsSubmitted int `json:"jobs_submitted"`
+	JobsSettled   int `json:"jobs_settled"`
+	JobsFailed    int `json:"jobs_failed"`
+	// JobsUnsettled are submitted jobs in no final state when the run ended.
+	JobsUnsettled int  `json:"jobs_unsettled"`
+	RefundsExact  bool `json:"refunds_exact"`
+	// The latency percentiles are absent (null in JSON) when no job was assigned or settled:
+	// a percentile of nothing is not 0 ms.
+	SettleLatencyP50 *int64        `json:"settle_latency_ms_p50"`
+	SettleLatencyP99 *int64        `json:"settle_latency_ms_p99"`
+	AssignLatencyP50 *int64        `json:"assign_latency_ms_p50"`
+	AssignLatencyP99 *int64        `json:"assign_latency_ms_p99"`
 	Slashes          []SlashRecord `json:"slashes"`
 	Reauctions       int           `json:"reauctions"`
 	// FailureReasons counts the reasons of jobs that ended without a result.
@@ -149,16 +153,18 @@ func (t *jobTracker) counts() (submitted, assigned, settled, failed int) {
 	return len(t.submitted), assigned, settled, failed
 }
 
-func percentile(ms []int64, p int) int64 {
+// percentile is the p-th percentile (nearest rank) of ms, or nil for an empty set.
+func percentile(ms []int64, p int) *int64 {
 	if len(ms) == 0 {
-		return 0
+		return nil
 	}
 	sort.Slice(ms, func(i, j int) bool { return ms[i] < ms[j] })
 	idx := (len(ms)*p + 99) / 100
 	if idx < 1 {
 		idx = 1
 	}
-	return ms[idx-1]
+	v := ms[idx-1]
+	return &v
 }
 
 // demoAssets are the artifacts the devnet's jobs run.
@@ -435,7 +441,6 @@ report:
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
 	defer cancel()
 	if crashed != nil {
-		sum.ProvidersCrashed = 1
 		sum.JobsInFlightAtCrash = len(crashed)
 		for _, id := range crashed {
 			if j, err := cp.chain.Job(rctx, id); err == nil && j != nil && j.Status == contracts.JobCompleted {
@@ -495,7 +500,9 @@ func (d *Devnet) reportJobs(ctx context.Context, cp *clientPeer, t *jobTracker, 
 		switch {
 		case j.Status == contracts.JobCompleted:
 			sum.JobsSettled++
-		case j.Status.Final():
+		case !j.Status.Final():
+			sum.JobsUnsettled++
+		default:
 			sum.JobsFailed++
 			if sum.FailureReasons == nil {
 				sum.FailureReasons = map[string]int{}

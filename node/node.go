@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	cmtcfg "github.com/cometbft/cometbft/config"
 	cmtnode "github.com/cometbft/cometbft/node"
@@ -50,8 +51,10 @@ type Node struct {
 	rpc     *rpclocal.Local
 	// provider is the running provider agent, once it started.
 	provider *market.Provider
-	registry *prometheus.Registry
-	metrics  *api.Metrics
+	// providerRunning is true while the provider agent's Run loop runs, for /health.
+	providerRunning atomic.Bool
+	registry        *prometheus.Registry
+	metrics         *api.Metrics
 
 	// ctx ends when the node stops; every task the node starts runs under it.
 	ctx    context.Context

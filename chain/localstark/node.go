@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math/big"
+	"net"
 	"net/http"
 	"sync"
 	"time"
@@ -181,16 +182,17 @@ func (n *Node) execute(rec *txRecord) {
 		BlockHash:   curve.PoseidonArray(new(felt.Felt).SetUint64(n.block), &n.chainFelt),
 		BlockNumber: uint(n.block),
 	}
-	if reason := n.apply(rec.tx.Calldata); reason != "" {
+	if reason := n.apply(rec.tx.Calldata, true); reason != "" {
 		rec.receipt.ExecutionStatus = rpc.TxnExecutionStatusREVERTED
 		rec.receipt.RevertReason = reason
 	}
 }
 
-// apply runs the multicall against a copy of the registry and keeps the copy only if every call
-// succeeds: a multicall is all or nothing.
-func (n *Node) apply(calldata []*felt.Felt) string {
-	if n.revertN > 0 {
+// apply runs the multicall against a copy of the registry and, when commit is set, keeps the
+// copy only if every call succeeds: a multicall is all or nothing. Without commit it is the dry
+// run a fee estimate makes.
+func (n *Node) apply(calldata []*felt.Felt, commit bool) string {
+	if commit && n.revertN > 0 {
 		n.revertN--
 		return "injected revert"
 	}
@@ -223,6 +225,9 @@ func (n *Node) apply(calldata []*felt.Felt) string {
 		} else {
 			dup++
 		}
+	}
+	if !commit {
+		return ""
 	}
 	n.registry = reg
 	n.accepted += accepted
@@ -328,4 +333,36 @@ func (n *Node) Registry() *checkpoint.Registry {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	return n.registry.Clone()
+}
+
+// Serve answers JSON-RPC on ln and closes blocks until ctx ends or the server fails; it returns
+// when both have stopped. It is how the devnet runs the endpoint.
+func (n *Node) Serve(ctx context.Context, ln net.Listener) error {
+	h, err := n.Handler()
+	if err != nil {
+		return err
+	}
+	runCtx, stop := context.WithCancel(ctx)
+	defer stop()
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second}
+	blocks := make(chan struct{})
+	go func() { defer close(blocks); _ = n.Run(runCtx) }()
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+	select {
+	case <-runCtx.Done():
+		err = nil
+	case err = <-served:
+	}
+	stop()
+	<-blocks
+	shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	if serr := srv.Shutdown(shutdownCtx); serr != nil && err == nil {
+		err = serr
+	}
+	if err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("localstark: serve: %w", err)
+	}
+	return nil
 }

@@ -3,9 +3,12 @@ package localstark
 import (
 	"context"
 	"errors"
+	"fmt"
 	"math/big"
+	"net"
 	"net/http/httptest"
 	"testing"
+	"time"
 
 	"github.com/NethermindEth/juno/core/felt"
 	"github.com/NethermindEth/starknet.go/account"
@@ -86,11 +89,10 @@ func (f *fixture) submission(t *testing.T, nonce uint64, signers int) *checkpoin
 	return sub
 }
 
-// invoke builds and signs an INVOKE v3 of subs at nonce with bounds from the endpoint's estimate
-// times mult.
+// invoke builds and signs an INVOKE v3 of subs at nonce, bounded at 10^7 L2 gas and mult times
+// the endpoint's gas price.
 func (f *fixture) invoke(t *testing.T, nonce uint64, mult float64, subs ...*checkpoint.Submission) *rpc.BroadcastInvokeTxnV3 {
 	t.Helper()
-	ctx := context.Background()
 	var calls []rpc.InvokeFunctionCall
 	for _, s := range subs {
 		calls = append(calls, rpc.InvokeFunctionCall{ContractAddress: &registry, FunctionName: checkpoint.SubmitEntryPoint, CallData: s.Felts()})
@@ -100,16 +102,30 @@ func (f *fixture) invoke(t *testing.T, nonce uint64, mult float64, subs ...*chec
 		t.Fatal(err)
 	}
 	zero := rpc.ResourceBounds{MaxAmount: "0x0", MaxPricePerUnit: "0x0"}
-	tx := utils.BuildInvokeTxn(&sender, new(felt.Felt).SetUint64(nonce), calldata, &rpc.ResourceBoundsMapping{L1Gas: zero, L1DataGas: zero, L2Gas: zero}, nil)
-	est, err := f.acct.Provider.EstimateFee(ctx, []rpc.BroadcastTxn{tx}, nil, rpc.WithBlockTag(rpc.BlockTagPreConfirmed))
-	if err != nil {
-		t.Fatal(err)
-	}
-	tx.ResourceBounds = utils.FeeEstToResBoundsMap(est[0], mult)
-	if err := f.acct.SignInvokeTransaction(ctx, tx); err != nil {
+	l2 := rpc.ResourceBounds{MaxAmount: "0x989680", MaxPricePerUnit: rpc.U128(fmt.Sprintf("%#x", int(1000*mult)))}
+	tx := utils.BuildInvokeTxn(&sender, new(felt.Felt).SetUint64(nonce), calldata, &rpc.ResourceBoundsMapping{L1Gas: zero, L1DataGas: zero, L2Gas: l2}, nil)
+	if err := f.acct.SignInvokeTransaction(context.Background(), tx); err != nil {
 		t.Fatal(err)
 	}
 	return tx
+}
+
+func TestEstimateFeeRunsTheTransaction(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	est, err := f.acct.Provider.EstimateFee(ctx, []rpc.BroadcastTxn{f.invoke(t, 0, 1, f.submission(t, 1, 2))}, nil, rpc.WithBlockTag(rpc.BlockTagPreConfirmed))
+	if err != nil || est[0].OverallFee.IsZero() || est[0].L2GasPrice.Uint64() != 1000 {
+		t.Fatalf("estimate of a good batch: %+v %v", est, err)
+	}
+	// A batch that would revert (checkpoint 2 before 1) fails its estimate, as on Starknet, so a
+	// relayer learns it before paying.
+	_, err = f.acct.Provider.EstimateFee(ctx, []rpc.BroadcastTxn{f.invoke(t, 0, 1, f.submission(t, 2, 2))}, nil, rpc.WithBlockTag(rpc.BlockTagPreConfirmed))
+	if rpcCode(err) != rpc.ErrTxnExec.Code {
+		t.Fatalf("estimate of a batch that reverts: %v", err)
+	}
+	if st := f.node.Stats(); st.LastNonce != 0 || st.Invokes != 0 {
+		t.Fatalf("an estimate changed the endpoint: %+v", st)
+	}
 }
 
 func rpcCode(err error) int {
@@ -254,5 +270,43 @@ func TestMulticallIsAllOrNothing(t *testing.T) {
 	// The revert still spent the account's nonce, as on Starknet.
 	if n, _ := f.acct.Nonce(ctx); n.Uint64() != 1 {
 		t.Fatalf("nonce after a revert %d", n.Uint64())
+	}
+}
+
+// TestServeRelaysUntilCancelled runs the endpoint as the devnet does, on a listener with its own
+// block loop, and stops it with its context.
+func TestServeRelaysUntilCancelled(t *testing.T) {
+	f := newFixture(t)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.node.cfg.BlockTime = 5 * time.Millisecond
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- f.node.Serve(ctx, ln) }()
+	p, err := rpc.NewProvider(ctx, "http://"+ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		b, err := p.BlockNumber(ctx)
+		if err == nil && b >= 2 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no blocks closed: %d %v", b, err)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Serve did not return after its context ended")
 	}
 }

@@ -35,10 +35,10 @@ func newDevnetCmd() *cobra.Command {
 				fmt.Fprintf(w, "[devnet] %d blocks; app hashes agree over %d heights: %v; supply invariant holds: %v\n",
 					sum.Blocks, sum.HeightsCompared, sum.AppHashAgree, sum.SupplyInvariantOK)
 				if sum.JobsSubmitted > 0 {
-					fmt.Fprintf(w, "[devnet] jobs: %d submitted, %d settled, %d failed, %d re-auctioned; refunds exact: %v\n",
-						sum.JobsSubmitted, sum.JobsSettled, sum.JobsFailed, sum.Reauctions, sum.RefundsExact)
-					fmt.Fprintf(w, "[devnet] latency: assignment p50 %d ms p99 %d ms; settlement p50 %d ms p99 %d ms\n",
-						sum.AssignLatencyP50, sum.AssignLatencyP99, sum.SettleLatencyP50, sum.SettleLatencyP99)
+					fmt.Fprintf(w, "[devnet] jobs: %d submitted, %d settled, %d failed, %d unsettled, %d re-auctioned; refunds exact: %v\n",
+						sum.JobsSubmitted, sum.JobsSettled, sum.JobsFailed, sum.JobsUnsettled, sum.Reauctions, sum.RefundsExact)
+					fmt.Fprintf(w, "[devnet] latency: assignment p50 %s p99 %s; settlement p50 %s p99 %s\n",
+						millis(sum.AssignLatencyP50), millis(sum.AssignLatencyP99), millis(sum.SettleLatencyP50), millis(sum.SettleLatencyP99))
 					for _, e := range sum.ProviderEarnings {
 						fmt.Fprintf(w, "[devnet] %-10s %-12s earned %s over %d jobs, %d failed\n", e.Moniker, e.Behaviour, e.Earned, e.Completed, e.Failed)
 					}
@@ -46,7 +46,7 @@ func newDevnetCmd() *cobra.Command {
 						fmt.Fprintf(w, "[devnet] %d jobs %s\n", n, reason)
 					}
 					if sum.ProvidersCrashed > 0 {
-						fmt.Fprintf(w, "[devnet] provider0 was killed holding %d jobs; %d of them settled through re-auction\n", sum.JobsInFlightAtCrash, sum.JobsAfterCrashSet)
+						fmt.Fprintf(w, "[devnet] %d providers crashed; provider0 was killed holding %d jobs, %d of them settled through re-auction\n", sum.ProvidersCrashed, sum.JobsInFlightAtCrash, sum.JobsAfterCrashSet)
 					}
 					for _, s := range sum.Slashes {
 						fmt.Fprintf(w, "[devnet] slash at height %d: %s (%s) lost %s for %s\n", s.Height, s.Moniker, s.Staker, node.FormatAmountJSON(s.Amount), s.Reason)
@@ -78,4 +78,12 @@ func newDevnetCmd() *cobra.Command {
 	cmd.Flags().IntVar(&o.BasePort, "base-port", 26656, "CometBFT p2p port of node0")
 	cmd.Flags().IntVar(&o.APIBasePort, "api-base-port", 8080, "HTTP API port of node0")
 	return cmd
+}
+
+// millis renders a latency percentile, or "absent" when no job gave one.
+func millis(v *int64) string {
+	if v == nil {
+		return "absent"
+	}
+	return fmt.Sprintf("%d ms", *v)
 }

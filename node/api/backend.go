@@ -18,8 +18,14 @@ import (
 // now (still starting, no wallet key, a light peer without the data); anything else is
 // reported as an internal error and logged, not shown.
 type Backend interface {
-	// Health returns nil when consensus and storage are working.
+	// Health returns nil when the node works: its height advanced within a few block times,
+	// it is not catching up, storage answers and, on a provider, the agent runs. Otherwise
+	// an error wrapping ErrUnavailable that says why.
 	Health(ctx context.Context) error
+	// Ready returns nil when the node can serve reads: it has committed state and is not
+	// catching up. A node can be ready and unhealthy (a halted chain still serves its last
+	// state), or healthy for a moment while a probe's load balancer has yet to see it ready.
+	Ready(ctx context.Context) error
 	// Status describes the node and its view of the chain and the mesh.
 	Status(ctx context.Context) (Status, error)
 	// SubmitJob signs a job with the node's wallet key, broadcasts it and waits for it to
@@ -45,6 +51,9 @@ type Backend interface {
 	// WalletWithdraw moves the node's provider earnings to its balance and waits for the tx
 	// to commit. A zero amount withdraws everything.
 	WalletWithdraw(ctx context.Context, amount *uint256.Int) (TxView, error)
+	// WalletSend sends msg from the node's account through the node's nonce sequencer, on
+	// behalf of sender (who must be that account), and waits for it to commit.
+	WalletSend(ctx context.Context, sender contracts.Address, msg contracts.Msg) (TxView, error)
 	// AddContent imports the bytes of r as one file into the node's content store, pinned as a
 	// job input under name (which may be empty), and returns its CID. It reads r to its end,
 	// up to the store's import limit; over it, it fails with an error wrapping ErrTooLarge.

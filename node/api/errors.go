@@ -73,6 +73,9 @@ func HTTPStatus(c contracts.Code) int {
 		return http.StatusNotFound
 	case contracts.CodeInsufficientFunds:
 		return http.StatusPaymentRequired
+	case contracts.CodeTooManyPending:
+		// The client has as many unsettled jobs as the protocol allows: try again later.
+		return http.StatusTooManyRequests
 	case contracts.CodeUnauthorized:
 		// The chain refused this account; 401 is kept for a missing or wrong API token.
 		return http.StatusForbidden

@@ -37,7 +37,7 @@ type apiCase struct {
 const validJob = `{"type":"AIInference","model_cid":"bafy-model","max_price":"1.5ciro","deadline_in_blocks":20}`
 
 func cases() []apiCase {
-	return []apiCase{
+	return append(walletTxCases(), []apiCase{
 		{name: "health ok", method: "GET", path: "/health", status: 200, check: func(t *testing.T, rec *httptest.ResponseRecorder, _ *fakeBackend) {
 			var v map[string]string
 			decode(t, rec, &v)
@@ -47,6 +47,16 @@ func cases() []apiCase {
 		}},
 		{name: "health failing", method: "GET", path: "/health", setup: func(f *fakeBackend) { f.health = errors.New("consensus is stuck") },
 			status: 503, code: CodeUnavailable, check: wantMessage("consensus is stuck")},
+		{name: "ready", method: "GET", path: "/ready", setup: func(f *fakeBackend) { f.health = errors.New("height has not advanced") },
+			status: 200, check: func(t *testing.T, rec *httptest.ResponseRecorder, _ *fakeBackend) {
+				var v map[string]string
+				decode(t, rec, &v)
+				if v["status"] != "ready" {
+					t.Errorf("status = %q", v["status"])
+				}
+			}},
+		{name: "not ready", method: "GET", path: "/ready", setup: func(f *fakeBackend) { f.ready = errors.New("catching up at height 7") },
+			status: 503, code: CodeUnavailable, check: wantMessage("catching up at height 7")},
 		{name: "status", method: "GET", path: "/status", status: 200, check: func(t *testing.T, rec *httptest.ResponseRecorder, _ *fakeBackend) {
 			var v Status
 			decode(t, rec, &v)
@@ -297,7 +307,7 @@ func cases() []apiCase {
 				t.Errorf("openapi = %v", v["openapi"])
 			}
 		}},
-	}
+	}...)
 }
 
 func wantMessage(part string) func(t *testing.T, rec *httptest.ResponseRecorder, _ *fakeBackend) {

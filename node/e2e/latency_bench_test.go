@@ -25,7 +25,10 @@ func BenchmarkJobLatency(b *testing.B) {
 			b.Fatal(err)
 		}
 		sum := runDevnetB(b, bin, filepath.Dir(strings.TrimSpace(string(out))), 10*time.Minute, "--jobs", "30", "--trivial")
-		fmt.Printf("BENCH job_assign_latency_ms p50=%d p99=%d jobs=%d\n", sum.AssignLatencyP50, sum.AssignLatencyP99, sum.JobsSubmitted)
-		fmt.Printf("BENCH job_settle_latency_ms p50=%d p99=%d jobs=%d settled=%d\n", sum.SettleLatencyP50, sum.SettleLatencyP99, sum.JobsSubmitted, sum.JobsSettled)
+		if sum.AssignLatencyP50 == nil || sum.SettleLatencyP50 == nil {
+			b.Fatalf("no job was assigned or settled: %+v", sum)
+		}
+		fmt.Printf("BENCH job_assign_latency_ms p50=%d p99=%d jobs=%d\n", *sum.AssignLatencyP50, *sum.AssignLatencyP99, sum.JobsSubmitted)
+		fmt.Printf("BENCH job_settle_latency_ms p50=%d p99=%d jobs=%d settled=%d\n", *sum.SettleLatencyP50, *sum.SettleLatencyP99, sum.JobsSubmitted, sum.JobsSettled)
 	})
 }
