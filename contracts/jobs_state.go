@@ -17,7 +17,14 @@ const (
 	prefixFresh         byte = 0x2c // | 3-priority | id → job queued during this block
 	prefixClientPending byte = 0x2d // | client → how many of the client's jobs are pending
 	prefixAuctionCursor byte = 0x2e // → the pending key the backlog scan last visited
+	prefixDispute       byte = 0x30 // | id → Dispute, a job's open dispute
+	prefixDisputeEnd    byte = 0x31 // | height | id | 0 → open dispute's last height
+	prefixRevealEnd     byte = 0x32 // | height | id | 0 → redundant job's reveal window end
 )
+
+func disputeKey(id uint64) []byte {
+	return binary.BigEndian.AppendUint64([]byte{prefixDispute}, id)
+}
 
 // marker is the value of index entries: the store refuses empty values.
 var marker = []byte{1}

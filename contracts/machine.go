@@ -276,6 +276,14 @@ func (x *exec) run(tx *Tx) error {
 		return x.challenge(sender, m)
 	case *Withdraw:
 		return x.withdraw(sender, m.Amount)
+	case *CommitResult:
+		return x.commitResult(sender, m)
+	case *RevealResult:
+		return x.revealResult(sender, m)
+	case *DisputeVote:
+		return x.disputeVote(sender, m)
+	case *ReportUnavailable:
+		return x.reportUnavailable(sender, m)
 	}
 	return Errorf(CodeUnknownType, "transaction type %d is not known", tx.Msg.Type())
 }

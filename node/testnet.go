@@ -68,6 +68,8 @@ func DevnetParams() contracts.Params {
 	p.DowntimeJailSeconds = 15
 	p.DoubleSignJailSeconds = 30
 	p.ChallengeWindowBlocks = 15 // room for validators to re-run a job on a loaded machine
+	p.ChallengeWindowMaxBlocks = 30
+	p.DisputeWindowBlocks = 300  // about 2 min for the other validators' re-executions and votes
 	p.MinAssignWindowBlocks = 25 // about 10 s: a provider is never handed a job it cannot finish
 	// Tests check stakes to the unit after slashes; rewards would move them. The devnet command
 	// turns rewards back on (DevnetOptions.Rewards).

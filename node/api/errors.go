@@ -88,7 +88,8 @@ func HTTPStatus(c contracts.Code) int {
 	case contracts.CodeReplayedNonce, contracts.CodeOutOfOrderNonce, contracts.CodeJailed,
 		contracts.CodeNotJailed, contracts.CodeTooEarly, contracts.CodeTombstoned,
 		contracts.CodeSupplyCap, contracts.CodeDuplicateResult, contracts.CodeNotAssigned,
-		contracts.CodeJobState, contracts.CodeNotProvider, contracts.CodeNotValidator:
+		contracts.CodeJobState, contracts.CodeNotProvider, contracts.CodeNotValidator,
+		contracts.CodeCollateralLocked, contracts.CodeDisputeOpen:
 		return http.StatusConflict
 	default:
 		return http.StatusInternalServerError
