@@ -53,7 +53,7 @@ const FaucetKeyName = "faucet"
 // ValidatorKeyName is the account key that owns a validator's stake.
 const ValidatorKeyName = "validator"
 
-// GenesisSupply is what circulates at genesis (SPEC.md): 50,000,000 CIRO.
+// GenesisSupply is what circulates at genesis: 50,000,000 CIRO.
 var GenesisSupply = contracts.CIRO(50_000_000)
 
 // DevnetParams are parameters for a network on one machine: the same rules as DefaultParams,
