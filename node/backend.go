@@ -21,6 +21,7 @@ import (
 	"github.com/ipfs/boxo/ipld/merkledag"
 	"github.com/ipfs/go-cid"
 	ipld "github.com/ipfs/go-ipld-format"
+	"github.com/multiformats/go-multihash"
 
 	"github.com/ciro-network/ciro-node/consensus"
 	"github.com/ciro-network/ciro-node/contracts"
@@ -181,6 +182,9 @@ func missingBlock(ctx context.Context, bs blockstore.Blockstore, root cid.Cid) (
 			continue
 		}
 		seen[c] = true
+		if c.Prefix().MhType == multihash.IDENTITY {
+			continue // the CID holds its data: there is nothing to fetch
+		}
 		blk, err := bs.Get(ctx, c)
 		if ipld.IsNotFound(err) {
 			return c, nil

@@ -37,6 +37,7 @@ func TestMissingBlock(t *testing.T) {
 		{"one leaf missing", []interface{ Cid() cid.Cid }{root, leafB}, root.Cid(), leafA.Cid()},
 		{"whole DAG", []interface{ Cid() cid.Cid }{root, leafA, leafB}, root.Cid(), cid.Undef},
 		{"a raw leaf", []interface{ Cid() cid.Cid }{leafA}, leafA.Cid(), cid.Undef},
+		{"an identity CID holds its data", nil, cid.MustParse("bafkqaaa"), cid.Undef},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			bs := blockstore.NewBlockstore(dssync.MutexWrap(datastore.NewMapDatastore()))
