@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -22,26 +23,41 @@ func runDevnet(t *testing.T, bin, workdir string, timeout time.Duration, args ..
 
 func runDevnetB(t testing.TB, bin, workdir string, timeout time.Duration, args ...string) node.DevnetSummary {
 	t.Helper()
+	sum, _ := runDevnetEnv(t, bin, workdir, timeout, nil, args...)
+	return sum
+}
+
+// runDevnetEnv is runDevnetB with extra environment entries for the devnet and its nodes; it
+// also returns the network's directory.
+func runDevnetEnv(t testing.TB, bin, workdir string, timeout time.Duration, env []string, args ...string) (node.DevnetSummary, string) {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
-	base := nodetest.FreePortBase(t, 200)
-	dir := t.TempDir()
-	full := append([]string{"devnet", "--once", "--output", "json", "--dir", dir,
-		"--base-port", fmt.Sprint(base), "--api-base-port", fmt.Sprint(base + 150)}, args...)
-	cmd := exec.CommandContext(ctx, bin, full...)
-	cmd.Dir = workdir
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	err := cmd.Run()
-	var sum node.DevnetSummary
-	if jerr := json.Unmarshal(stdout.Bytes(), &sum); jerr != nil {
-		t.Fatalf("devnet %v: %v; no JSON summary (%v)\nstderr:\n%s", args, err, jerr, tail(stderr.String(), 60))
+	for attempt := 1; ; attempt++ {
+		base := nodetest.FreePortBase(t, 200)
+		dir := t.TempDir()
+		full := append([]string{"devnet", "--once", "--output", "json", "--dir", dir,
+			"--base-port", fmt.Sprint(base), "--api-base-port", fmt.Sprint(base + 150)}, args...)
+		cmd := exec.CommandContext(ctx, bin, full...)
+		cmd.Dir = workdir
+		cmd.Env = append(os.Environ(), env...)
+		var stdout, stderr bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &stdout, &stderr
+		err := cmd.Run()
+		if err != nil && attempt < 3 && nodetest.PortClash(dir, stdout.String(), stderr.String()) {
+			t.Logf("a port of %d..%d was taken before its node bound it; retrying on other ports", base, base+199)
+			continue
+		}
+		var sum node.DevnetSummary
+		if jerr := json.Unmarshal(stdout.Bytes(), &sum); jerr != nil {
+			t.Fatalf("devnet %v: %v; no JSON summary (%v)\nstderr:\n%s", args, err, jerr, tail(stderr.String(), 60))
+		}
+		if err != nil {
+			t.Logf("devnet exited with %v; progress:\n%s", err, tail(stderr.String(), 40))
+		}
+		t.Logf("devnet summary: %s", stdout.String())
+		return sum, dir
 	}
-	if err != nil {
-		t.Logf("devnet exited with %v; progress:\n%s", err, tail(stderr.String(), 40))
-	}
-	t.Logf("devnet summary: %s", stdout.String())
-	return sum
 }
 
 func tail(s string, n int) string {
@@ -167,5 +183,37 @@ func TestDevnetProviderCrash(t *testing.T) {
 	if sum.JobsSettled != sum.JobsSubmitted || !sum.RefundsExact || !sum.SupplyInvariantOK || !sum.AppHashAgree {
 		t.Errorf("settled %d/%d, refunds_exact=%v, supply_invariant_ok=%v, app_hash_agree=%v (errors: %v)",
 			sum.JobsSettled, sum.JobsSubmitted, sum.RefundsExact, sum.SupplyInvariantOK, sum.AppHashAgree, sum.Errors)
+	}
+}
+
+// TestDevnetUnderRace runs a small devnet, light provider and jobs included, on a binary built
+// with the race detector: the light peer, the API backend's event fan-out and the agents'
+// wiring run only inside node processes, where the package race pass never sees them. A race
+// report in any process, devnet or node, fails the test.
+func TestDevnetUnderRace(t *testing.T) {
+	bin := nodetest.RaceBinary(t)
+	out, err := exec.Command("go", "env", "GOMOD").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Each process exits at its first report with status 66, which the devnet's verdicts
+	// report as a node that died; the logs are searched for reports as well.
+	sum, dir := runDevnetEnv(t, bin, filepath.Dir(strings.TrimSpace(string(out))), 10*time.Minute,
+		[]string{"GORACE=halt_on_error=1 exitcode=66"}, "--validators", "2", "--providers", "2", "--jobs", "4", "--trivial")
+	logs, _ := filepath.Glob(filepath.Join(dir, "node*", "node.log"))
+	if len(logs) != 4 {
+		t.Errorf("%d node logs in %s, want 4", len(logs), dir)
+	}
+	for _, l := range logs {
+		b, err := os.ReadFile(l)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if i := strings.Index(string(b), "WARNING: DATA RACE"); i >= 0 {
+			t.Errorf("%s reports a data race:\n%s", l, tail(string(b[i:]), 80))
+		}
+	}
+	if len(sum.Errors) > 0 || sum.JobsSettled != 4 || sum.LightProviders != 1 || !sum.AppHashAgree {
+		t.Errorf("settled %d of 4 jobs, light_providers %d, app_hash_agree %v; errors: %v", sum.JobsSettled, sum.LightProviders, sum.AppHashAgree, sum.Errors)
 	}
 }
