@@ -187,3 +187,37 @@ func (o *Outbox) Records() ([]*Record, error) {
 	})
 	return out, err
 }
+
+// Status summarises the outbox, for an operator's `checkpoint status`.
+type Status struct {
+	Pending   int `json:"pending"`
+	Sent      int `json:"sent"`
+	Confirmed int `json:"confirmed"`
+	// LastConfirmed is the highest confirmed checkpoint nonce, with its invoke and block.
+	LastConfirmed uint64 `json:"last_confirmed"`
+	LastTxHash    string `json:"last_tx_hash,omitempty"`
+	LastBlock     uint64 `json:"last_block,omitempty"`
+}
+
+// Status reads the outbox's summary.
+func (o *Outbox) Status() (Status, error) {
+	var st Status
+	recs, err := o.Records()
+	if err != nil {
+		return st, err
+	}
+	for _, r := range recs {
+		switch r.State {
+		case Pending:
+			st.Pending++
+		case Sent:
+			st.Sent++
+		case Confirmed:
+			st.Confirmed++
+			if r.Nonce >= st.LastConfirmed {
+				st.LastConfirmed, st.LastTxHash, st.LastBlock = r.Nonce, r.TxHash, r.Block
+			}
+		}
+	}
+	return st, nil
+}

@@ -204,6 +204,10 @@ func TestRelayerBatchesAndWaitsForAcceptedOnL2(t *testing.T) {
 		t.Fatalf("checkpoints spread over %d invokes, want 3", len(hashes))
 	}
 	h.landedExactlyOnce(t, 70)
+	st, err := h.outbox.Status()
+	if err != nil || st.Confirmed != 70 || st.Pending+st.Sent != 0 || st.LastConfirmed != 70 || st.LastTxHash == "" {
+		t.Fatalf("outbox status %+v %v", st, err)
+	}
 	if got := testutil.ToFloat64(h.rel.m.confirmed); got != 70 {
 		t.Errorf("confirmed metric %v", got)
 	}
@@ -361,3 +365,45 @@ func FuzzDecodeRecord(f *testing.F) {
 }
 
 func relayerKeyPub() felt.Felt { return checkpoint.PublicKey(relayerKey) }
+
+// TestRelayerRunStopsWithItsContext relays with Run against an endpoint closing its own blocks,
+// and checks that Run returns once its context ends.
+func TestRelayerRunStopsWithItsContext(t *testing.T) {
+	h := newHarness(t, func(c *RelayerConfig) { c.Poll = 5 * time.Millisecond })
+	h.enqueue(t, signedCheckpoints(t, 10))
+	ctx, cancel := context.WithCancel(context.Background())
+	blocks := make(chan struct{})
+	go func() {
+		defer close(blocks)
+		tk := time.NewTicker(5 * time.Millisecond)
+		defer tk.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-tk.C:
+				h.node.Produce()
+			}
+		}
+	}()
+	done := make(chan error, 1)
+	go func() { done <- h.rel.Run(ctx) }()
+	deadline := time.Now().Add(20 * time.Second)
+	for !h.allConfirmed(t) {
+		if time.Now().After(deadline) {
+			t.Fatal("Run did not confirm the checkpoints")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	cancel()
+	<-blocks
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Run did not return after its context ended")
+	}
+	h.landedExactlyOnce(t, 10)
+}

@@ -285,6 +285,81 @@ func attackSupplyCheckWraps(t *testing.T) {
 	}
 }
 
+// operatorGain runs one epoch at the default parameters with the operator's stake of 1,000
+// CIRO in pools pools, next to two honest validators, and returns what the operator's accounts
+// gained: balances and stake values after, less before, the Stake transactions' fees included.
+func operatorGain(t *testing.T, pools int) *uint256.Int {
+	p := DefaultParams()
+	const first = 50 // the operator's accounts: 50 .. 50+pools-1
+	accs := []GenesisAccount{{Address: testAddr(10), Balance: CIRO(10)}, {Address: testAddr(11), Balance: CIRO(10)}}
+	per := CIRO(1000 / uint64(pools))
+	for k := 0; k < pools; k++ {
+		accs = append(accs, GenesisAccount{Address: testAddr(first + k), Balance: CIRO(1000/uint64(pools) + 1)})
+	}
+	e := newTestEnv(t, p, accs, []GenesisStaker{genesisValidator(10, CIRO(20_000)), genesisValidator(11, CIRO(20_000))})
+	worth := func() *uint256.Int {
+		total := zero()
+		for k := 0; k < pools; k++ {
+			total.Add(total, e.heldBy(first+k, testAddr(first+k)))
+		}
+		return total
+	}
+	before := worth()
+	for k := 0; k < pools; k++ {
+		e.send(first+k, &Stake{Amount: per, Roles: RoleProvider})
+	}
+	e.runToEpoch(1)
+	after := worth()
+	if !after.Gt(before) && pools == 1 {
+		t.Fatalf("the single pool earned nothing in an epoch: %s → %s", before.Dec(), after.Dec())
+	}
+	gain := new(uint256.Int)
+	if _, neg := gain.SubOverflow(after, before); neg {
+		return zero()
+	}
+	return gain
+}
+
+// attackSplitStake: one operator splits 1,000 CIRO over ten pools of 100 to weigh more in the
+// epoch rewards (under S^0.8, 390 against 251).
+func attackSplitStake(t *testing.T) {
+	one, ten := operatorGain(t, 1), operatorGain(t, 10)
+	t.Logf("one pool of 1,000 CIRO gains %s in an epoch, ten pools of 100 gain %s", FormatCIRO(one), FormatCIRO(ten))
+	if !ten.Lt(one) {
+		t.Fatalf("splitting over ten pools gains %s against %s for one pool: it must lose", FormatCIRO(ten), FormatCIRO(one))
+	}
+}
+
+// attackSelfDealtBonus: a provider deals itself one job with verification none, completes it
+// and collects the +50% performance bonus on its epoch reward.
+func attackSelfDealtBonus(t *testing.T) {
+	p := jobParams()
+	p.EpochBlocks = 20
+	p.InflationPerEpoch = CIRO(100)
+	e := newJobEnv(t, p, enterprise(), enterprise())
+	e.register(0, offer(CIRO(1), 1))
+	id, _ := e.submit(0, jspec(10)) // the operator's client account
+	e.step()
+	if j := e.job(id); len(j.Assignments) != 1 || j.Assignments[0].Provider != pa(0) {
+		t.Fatalf("job not assigned to the self-dealer: %+v", j.Assignments)
+	}
+	e.send(provBase, &SubmitResult{JobID: id, ResultCID: "bafyresult"})
+	e.register(1, offer(CIRO(1), 1)) // the honest control: same stake, same machine, no jobs
+	if e.job(id).Status != JobCompleted {
+		t.Fatalf("job %s", e.job(id).Status)
+	}
+	b0, b1 := clone(e.staker(pa(0)).Tokens), clone(e.staker(pa(1)).Tokens)
+	for uint64(e.height)%p.EpochBlocks != 0 {
+		e.step()
+	}
+	e.endBlock()
+	r0 := new(uint256.Int).Sub(e.staker(pa(0)).Tokens, b0)
+	r1 := new(uint256.Int).Sub(e.staker(pa(1)).Tokens, b1)
+	if r1.IsZero() || r0.Gt(r1) {
+		t.Fatalf("the self-dealer earned %s, the control %s: an unverified job must earn no bonus", FormatCIRO(r0), FormatCIRO(r1))
+	}
+}
+
 func TestAttacksMoney(t *testing.T) {
 	attacks := []struct {
 		name string
@@ -296,6 +371,8 @@ func TestAttacksMoney(t *testing.T) {
 		{"unbond before the double-sign evidence lands", attackUnbondBeforeEvidence},
 		{"double signer waits out its jail", attackUnjailAfterDoubleSign},
 		{"coordinated double sign costs 30%", attackCoordinatedDoubleSign},
+		{"split one stake over ten pools", attackSplitStake},
+		{"self-dealt unverified job earns the performance bonus", attackSelfDealtBonus},
 	}
 	for _, a := range attacks {
 		t.Run(a.name, a.run)

@@ -405,6 +405,9 @@ func (x *exec) punishProvider(who Address, slashBps uint64, repDown int64, reaso
 		if err := x.st.setProvider(p); err != nil {
 			return err
 		}
+		if err := x.countFault(who); err != nil {
+			return err
+		}
 	}
 	if st == nil {
 		return nil
@@ -458,6 +461,9 @@ func (x *exec) pay(j *Job, a *Assignment) error {
 	}
 	p.Completed++
 	if err := x.st.setProvider(p); err != nil {
+		return err
+	}
+	if err := x.countVerifiedJob(a.Provider, j.Spec.Verification); err != nil {
 		return err
 	}
 	if err := x.splitBurnTreasury(platform, x.params.FeeBurnBps); err != nil {

@@ -85,6 +85,11 @@ type Params struct {
 	// It is rate-limited by the hard cap: an epoch mints only what still fits under it. Nil
 	// reads as zero.
 	InflationPerEpoch *uint256.Int `json:"inflation_per_epoch"`
+
+	// Money and staking.
+	// BonusMinVerifiedJobs is how many verified jobs (verification other than none) a provider
+	// must have been paid for before its record earns the performance bonus.
+	BonusMinVerifiedJobs uint64 `json:"bonus_min_verified_jobs"`
 }
 
 const day = 24 * 60 * 60
@@ -134,8 +139,9 @@ func DefaultParams() Params {
 		WeightRandom:           1,
 		// 100 blocks of about 1 s; 8 CIRO an epoch is about 2.5 M CIRO a year, 5% of the
 		// genesis supply.
-		EpochBlocks:       100,
-		InflationPerEpoch: CIRO(8),
+		EpochBlocks:          100,
+		InflationPerEpoch:    CIRO(8),
+		BonusMinVerifiedJobs: 20,
 	}
 }
 

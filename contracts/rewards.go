@@ -5,9 +5,19 @@ import (
 )
 
 // Epoch rewards: every EpochBlocks blocks, at EndBlock, inflation mints an epoch's reward pool
-// and splits it among the stakers by SPEC.md's
+// and splits it among the stakers by
 //
-//	R_i = S_i^0.8 / Σ_j S_j^0.8 × R_pool × (1 + P_i) × (1 + U_i) × B_i
+//	R_i = w_i / Σ_j w_j × R_pool × (1 + P_i) × (1 + U_i) × B_i,   w_i = S_i
+//
+// The weight is linear in stake. SPEC.md asks for w_i = S_i^0.8, against centralisation, but a
+// weight that is concave per pool pays sybils: for any concave f with f(0) = 0, n·f(S/n) ≥
+// f(S), so one operator who splits a stake S over n pools weighs n^0.2 times more under
+// S^0.8 (one pool of 1,000 CIRO weighs 251, ten pools of 100 weigh 390). Pools are free to
+// create, so the concavity would buy no decentralisation, only an incentive to fake it. With
+// a linear weight, splitting gains exactly nothing before rounding, and loses to it: each
+// pool's S_i floors to whole CIRO, and each R_i floors, so Σ floor(x_k) ≤ floor(Σ x_k). Every
+// extra pool also costs its transactions' fees (and, for a validator, MinValidatorStake of
+// its own and a place among MaxValidators). docs/security.md has the break-even.
 //
 // Who is paid: every staker with the validator or provider role, tokens in its pool, shares
 // outstanding, not jailed and not tombstoned, in store key order. A staker jailed by this
@@ -18,10 +28,13 @@ import (
 //     inflation_capped event says by how much. Only what is paid is minted, so minted never
 //     passes the cap.
 //   - S_i is the pool's tokens in whole CIRO, floor(tokens / 10^18); a pool under 1 CIRO weighs
-//     nothing. w_i = S_i^0.8 = floor((S_i^4)^(1/5)), an exact integer fifth root; it equals
-//     floor of the real S_i^0.8. S_i ≤ 10^9 (the hard cap), so S_i^4 < 2^120.
+//     nothing. S_i ≤ 10^9 (the hard cap).
 //   - P_i, the performance bonus, in basis points: floor(5000 × completed / (completed +
-//     failed)) from the provider's job record; 0 with no settled jobs or no provider record.
+//     failed)), where completed counts the provider's paid jobs whose verification was not
+//     none (sampled, redundant or zk) and failed counts every fault it was slashed for, and
+//     only once completed reaches BonusMinVerifiedJobs; 0 before that or with no provider
+//     record. A job with verification none proves nothing, and a provider can deal them to
+//     itself, so they earn no bonus; a fault on any job counts against it.
 //   - U_i, the uptime bonus, in basis points: floor(3000 × signed / observed), where observed
 //     = min(counter, SignedBlocksWindow) blocks of the validator's signing record and signed =
 //     observed − missed. Only validators in the active set have a signing record worth reading;
@@ -42,10 +55,10 @@ import (
 //
 //	R_i = floor(R_pool × w_i × m_i / D),   D = max(Σ_j w_j m_j, W × 10^16)
 //
-// Rounding: the fifth root floors, S_i floors, P_i and U_i floor, and each R_i is one floor
-// of the exact rational (the product is formed in 512 bits). So Σ R_i ≤ R_pool, and each
-// staker loses less than one unit to rounding. The undistributed remainder (the dust, or the
-// whole pool when no staker weighs anything) is not minted.
+// Rounding: S_i floors, P_i and U_i floor, and each R_i is one floor of the exact rational
+// (the product is formed in 512 bits). So Σ R_i ≤ R_pool, and each staker loses less than
+// one unit to rounding. The undistributed remainder (the dust, or the whole pool when no
+// staker weighs anything) is not minted.
 //
 // Where rewards go: into the staker's pool tokens, leaving shares alone, like a slash in
 // reverse. Every delegator, the staker's own stake included, gains in proportion to its shares
@@ -84,7 +97,7 @@ func (f rewardFactors) mult() uint64 {
 // rewardEntry is a staker being paid this epoch.
 type rewardEntry struct {
 	st      *Staker
-	weight  *uint256.Int // w_i = floor(S_i^0.8)
+	weight  *uint256.Int // w_i = S_i, whole CIRO
 	factors rewardFactors
 }
 
@@ -182,10 +195,7 @@ func (x *exec) rewardEntries() ([]rewardEntry, error) {
 	}
 	var entries []rewardEntry
 	for _, st := range stakers {
-		w, ok := stakeWeight(st.Tokens)
-		if !ok {
-			return nil, Errorf(CodeInternal, "staker %s holds %s, above the hard cap", st.Address, st.Tokens.Dec())
-		}
+		w := stakeWeight(st.Tokens)
 		if w.IsZero() {
 			continue
 		}
@@ -207,7 +217,13 @@ func (x *exec) rewardFactors(st *Staker) (rewardFactors, error) {
 			return f, err
 		}
 		if p != nil {
-			f.Performance = successBps(p.Completed, p.Failed)
+			rec, err := x.st.verifiedRecord(st.Address)
+			if err != nil {
+				return f, err
+			}
+			if rec.Completed >= x.params.BonusMinVerifiedJobs {
+				f.Performance = successBps(rec.Completed, rec.Failed)
+			}
 			if p.GPUCount > 1 {
 				f.GPU = gpuBonusBps * min(uint64(p.GPUCount-1), maxBonusGPUs)
 			}
@@ -300,56 +316,7 @@ func splitRewards(pool *uint256.Int, weights []*uint256.Int, mults []uint64) ([]
 	return out, nil
 }
 
-// stakeWeight is w = floor(S^0.8) for S = floor(tokens / 10^18), the whole CIRO staked. It
-// reports false for a stake beyond 2^64 CIRO, whose fourth power would not fit in 256 bits;
-// the hard cap keeps every real stake far below that.
-func stakeWeight(tokens *uint256.Int) (*uint256.Int, bool) {
-	s := new(uint256.Int).Div(tokens, OneCIRO)
-	return pow08(s)
-}
-
-// pow08 returns floor(s^0.8) = floor((s^4)^(1/5)), exactly, for s < 2^64.
-func pow08(s *uint256.Int) (*uint256.Int, bool) {
-	if !s.IsUint64() {
-		return nil, false
-	}
-	s2, err := checkedMul(s, s)
-	if err != nil {
-		return nil, false
-	}
-	s4, err := checkedMul(s2, s2) // < 2^256 for s < 2^64
-	if err != nil {
-		return nil, false
-	}
-	return root5(s4), true
-}
-
-// root5 returns floor(x^(1/5)), the largest r with r^5 ≤ x, by binary search. x < 2^b gives
-// r < 2^(b/5) ≤ 2^(floor(b/5)+1), and r < 2^52 for every 256-bit x.
-func root5(x *uint256.Int) *uint256.Int {
-	lo, hi := uint64(0), uint64(1)<<(uint(x.BitLen())/5+1) // lo^5 ≤ x < hi^5
-	for hi-lo > 1 {
-		mid := lo + (hi-lo)/2
-		if p, ok := pow5(mid); ok && !p.Gt(x) {
-			lo = mid
-		} else {
-			hi = mid
-		}
-	}
-	return uint256.NewInt(lo)
-}
-
-// pow5 returns r^5, or false when it does not fit in 256 bits.
-func pow5(r uint64) (*uint256.Int, bool) {
-	b := uint256.NewInt(r)
-	p2, err := checkedMul(b, b) // < 2^128
-	if err != nil {
-		return nil, false
-	}
-	p4, err := checkedMul(p2, p2) // < 2^256
-	if err != nil {
-		return nil, false
-	}
-	p5, err := checkedMul(p4, b)
-	return p5, err == nil
+// stakeWeight is w = S = floor(tokens / 10^18), the whole CIRO staked.
+func stakeWeight(tokens *uint256.Int) *uint256.Int {
+	return new(uint256.Int).Div(tokens, OneCIRO)
 }

@@ -8,120 +8,30 @@ import (
 	"github.com/holiman/uint256"
 )
 
-// isFloorRoot5 checks r^5 ≤ x < (r+1)^5 in math/big: the definition of floor(x^(1/5)).
-func isFloorRoot5(x, r *big.Int) bool {
-	five := big.NewInt(5)
-	lo := new(big.Int).Exp(r, five, nil)
-	hi := new(big.Int).Exp(new(big.Int).Add(r, big.NewInt(1)), five, nil)
-	return lo.Cmp(x) <= 0 && x.Cmp(hi) < 0
-}
-
-func TestRoot5Exact(t *testing.T) {
-	maxU := new(uint256.Int).SetAllOne()
-	xs := []*uint256.Int{zero(), u(1), u(2), u(31), u(32), u(33), u(242), u(243), u(244), maxU,
-		new(uint256.Int).Lsh(u(1), 255), new(uint256.Int).Lsh(u(1), 128)}
-	// Perfect fifth powers and their neighbours, up to the largest root a 256-bit x has.
-	rMax := uint64(2_586_638_741_762_874) // floor((2^256-1)^(1/5)), checked below
-	for _, k := range []uint64{2, 3, 10, 1000, 1 << 20, 3_981_071, 1 << 40, rMax - 1, rMax} {
-		p, ok := pow5(k)
-		if !ok {
-			t.Fatalf("%d^5 should fit in 256 bits", k)
-		}
-		xs = append(xs, p, new(uint256.Int).SubUint64(p, 1), new(uint256.Int).AddUint64(p, 1))
-	}
-	if _, ok := pow5(rMax + 1); ok {
-		t.Fatalf("(%d)^5 should overflow 256 bits", rMax+1)
-	}
-	r := newRand(5)
-	for i := 0; i < 3000; i++ {
-		var x uint256.Int
-		for w := range x {
-			x[w] = r.Uint64()
-		}
-		x.Rsh(&x, uint(r.Intn(256))) // every bit length
-		xs = append(xs, clone(&x))
-	}
-	for _, x := range xs {
-		got := root5(x)
-		if !isFloorRoot5(x.ToBig(), got.ToBig()) {
-			t.Fatalf("root5(%s) = %s, not the floor fifth root", x.Dec(), got.Dec())
+func TestStakeWeightIsWholeCIRO(t *testing.T) {
+	for _, c := range []struct {
+		tokens *uint256.Int
+		want   uint64
+	}{
+		{zero(), 0},
+		{new(uint256.Int).SubUint64(CIRO(1), 1), 0}, // 0.999… CIRO weighs nothing
+		{CIRO(1), 1},
+		{new(uint256.Int).SubUint64(CIRO(2), 1), 1},
+		{CIRO(1000), 1000},
+		{HardCap, 1_000_000_000},
+	} {
+		if w := stakeWeight(c.tokens); !w.Eq(u(c.want)) {
+			t.Errorf("stakeWeight(%s) = %s, want %d", c.tokens.Dec(), w.Dec(), c.want)
 		}
 	}
-	if got := root5(maxU); got.Uint64() != rMax {
-		t.Fatalf("root5(2^256-1) = %s, want %d", got.Dec(), rMax)
-	}
-	if got := root5(zero()); !got.IsZero() {
-		t.Fatalf("root5(0) = %s", got.Dec())
-	}
-}
-
-func TestPow08ExactMonotonicSublinear(t *testing.T) {
-	check := func(s uint64) *uint256.Int {
-		t.Helper()
-		w, ok := pow08(u(s))
-		if !ok {
-			t.Fatalf("pow08(%d) refused", s)
-		}
-		s4 := new(big.Int).Exp(new(big.Int).SetUint64(s), big.NewInt(4), nil)
-		if !isFloorRoot5(s4, w.ToBig()) {
-			t.Fatalf("pow08(%d) = %s, not floor(s^0.8)", s, w.Dec())
-		}
-		// An independent estimate: the float power, to within one unit where floats are exact
-		// enough.
-		if f := math.Pow(float64(s), 0.8); s < 1<<40 && math.Abs(f-float64(w.Uint64())) > 1 {
-			t.Fatalf("pow08(%d) = %s, far from %f", s, w.Dec(), f)
-		}
-		return w
-	}
-	edges := []uint64{0, 1, 2, 3, 1_000_000_000, 999_999_999, 1 << 32, 1<<32 - 1, math.MaxUint64}
-	for _, k := range []uint64{2, 3, 7, 10, 63} { // s = k^5 gives s^0.8 = k^4 exactly
-		p := k * k * k * k * k
-		edges = append(edges, p-1, p, p+1)
-		if w := check(p); w.Uint64() != k*k*k*k {
-			t.Fatalf("pow08(%d^5) = %s, want %d", k, w.Dec(), k*k*k*k)
-		}
-	}
-	for _, s := range edges {
-		check(s)
-	}
-	if w := check(1_000_000_000); w.Uint64() != 15_848_931 { // 10^7.2
-		t.Fatalf("pow08(1e9) = %s", w.Dec())
-	}
-	if _, ok := pow08(new(uint256.Int).Lsh(u(1), 64)); ok {
-		t.Fatal("pow08(2^64) should be refused: its fourth power does not fit")
-	}
-	// Monotonic and sub-linear over every small stake and random large ones.
-	prev := zero()
-	for s := uint64(1); s <= 20_000; s++ {
-		w := check(s)
-		if w.Lt(prev) {
-			t.Fatalf("pow08(%d) = %s < pow08(%d) = %s", s, w.Dec(), s-1, prev.Dec())
-		}
-		prev = w
-		// Below 10 CIRO the floor to whole units can round S^0.8 down by more than the
-		// exponent saves (floor(4^0.8) = 3, floor(2^0.8) = 1); from 10 on it never does.
-		if w2 := check(2 * s); s >= 10 && !w2.Lt(new(uint256.Int).Lsh(w, 1)) {
-			t.Fatalf("twice the stake %d earns %s, not less than twice %s", s, w2.Dec(), w.Dec())
-		}
-	}
+	// Splitting never adds weight: floor(a) + floor(b) ≤ floor(a + b), in units of 10^18.
 	r := newRand(8)
 	for i := 0; i < 2000; i++ {
-		s := uint64(r.Int63n(1_000_000_000)) + 10
-		a, b := check(s), check(s+1+uint64(r.Intn(1000)))
-		if b.Lt(a) {
-			t.Fatalf("pow08 not monotonic near %d", s)
+		a, b := u(uint64(r.Int63())), u(uint64(r.Int63()))
+		sum := new(uint256.Int).Add(stakeWeight(a), stakeWeight(b))
+		if sum.Gt(stakeWeight(new(uint256.Int).Add(a, b))) {
+			t.Fatalf("split %s + %s weighs %s, more than whole", a.Dec(), b.Dec(), sum.Dec())
 		}
-		if w2 := check(2 * s); !w2.Lt(new(uint256.Int).Lsh(a, 1)) {
-			t.Fatalf("twice the stake %d earns %s, not less than twice %s", s, w2.Dec(), a.Dec())
-		}
-	}
-	// Whole CIRO floor: 1.999 CIRO weighs as 1, 0.999 CIRO as nothing.
-	almost2 := new(uint256.Int).SubUint64(CIRO(2), 1)
-	if w, _ := stakeWeight(almost2); w.Uint64() != 1 {
-		t.Fatalf("stakeWeight(2 CIRO - 1) = %s", w.Dec())
-	}
-	if w, _ := stakeWeight(new(uint256.Int).SubUint64(CIRO(1), 1)); !w.IsZero() {
-		t.Fatalf("stakeWeight(1 CIRO - 1) = %s", w.Dec())
 	}
 }
 
@@ -271,7 +181,7 @@ func TestBonusTerms(t *testing.T) {
 //	10: validator, 1000 CIRO, a perfect signing record
 //	11: validator, 3000 CIRO, 7 of the last 10 blocks signed
 //	12: validator, 500.5 CIRO, no signing record; delegator 0 holds 100 CIRO of it
-//	13: provider, 250 CIRO, 4 GPUs, 7 jobs completed and 2 failed
+//	13: provider, 250 CIRO, 4 GPUs, 7 verified jobs paid and 2 faults (the minimum is 7)
 //	14: validator, 800 CIRO, jailed
 //	15: provider, 0.9 CIRO: weighs nothing
 //	16: provider, 40 CIRO, tombstoned
@@ -280,6 +190,7 @@ func rewardEnv(t *testing.T, inflation *uint256.Int) *testEnv {
 	p := testParams()
 	p.EpochBlocks = 5
 	p.InflationPerEpoch = inflation
+	p.BonusMinVerifiedJobs = 7
 	half := new(uint256.Int).Div(OneCIRO, u(2))
 	accs := []GenesisAccount{{Address: testAddr(0), Balance: CIRO(1000)}}
 	stakers := []GenesisStaker{
@@ -305,6 +216,13 @@ func rewardEnv(t *testing.T, inflation *uint256.Int) *testEnv {
 	}
 	if err := st.setProvider(&Provider{Address: testAddr(13), GPUCount: 4, Capacity: 1, Earnings: zero(), Completed: 7, Failed: 2}); err != nil {
 		t.Fatal(err)
+	}
+	// 7 verified jobs paid and 2 faults; 17 has no provider record, so its verified record
+	// below (past the minimum) earns nothing.
+	for a, r := range map[Address]*VerifiedRecord{testAddr(13): {Completed: 7, Failed: 2}, testAddr(17): {Completed: 50}} {
+		if err := st.setVerifiedRecord(a, r); err != nil {
+			t.Fatal(err)
+		}
 	}
 	for _, c := range []struct {
 		i   int
@@ -356,8 +274,7 @@ func TestEpochRewardsTable(t *testing.T) {
 	mintedBefore := clone(e.supply().Minted)
 	evs := runToEpoch(e)
 
-	// The independent computation: whole CIRO, S^0.8 by float then corrected exactly, the
-	// bonus terms from the records set up above, SPEC's formula in rationals.
+	// The independent computation: whole CIRO as the weight, the bonus terms from the records set up above, SPEC's formula in rationals.
 	paidIdx := []int{10, 11, 12, 13, 17}
 	factors := map[int]rewardFactors{
 		10: {Uptime: 3000, HighUptime: 2500},
@@ -369,17 +286,7 @@ func TestEpochRewardsTable(t *testing.T) {
 	var weights []uint64
 	var fs []rewardFactors
 	for _, i := range paidIdx {
-		s := new(big.Int).Quo(before[i].ToBig(), OneCIRO.ToBig())
-		w := big.NewInt(int64(math.Pow(float64(s.Int64()), 0.8)))
-		s4 := new(big.Int).Exp(s, big.NewInt(4), nil)
-		for !isFloorRoot5(s4, w) {
-			if new(big.Int).Exp(w, big.NewInt(5), nil).Cmp(s4) > 0 {
-				w.Sub(w, big.NewInt(1))
-			} else {
-				w.Add(w, big.NewInt(1))
-			}
-		}
-		weights = append(weights, w.Uint64())
+		weights = append(weights, new(big.Int).Quo(before[i].ToBig(), OneCIRO.ToBig()).Uint64())
 		fs = append(fs, factors[i])
 	}
 	want := ratRewards(pool, weights, fs)
@@ -468,7 +375,7 @@ func TestEpochRewardsTable(t *testing.T) {
 	e.checkSupply()
 }
 
-func TestEpochRewardsSublinearInStake(t *testing.T) {
+func TestEpochRewardsLinearInStake(t *testing.T) {
 	p := testParams()
 	p.EpochBlocks = 3
 	p.InflationPerEpoch = CIRO(1000)
@@ -477,8 +384,9 @@ func TestEpochRewardsSublinearInStake(t *testing.T) {
 	runToEpoch(e)
 	r10 := new(uint256.Int).Sub(e.staker(testAddr(10)).Tokens, b10)
 	r11 := new(uint256.Int).Sub(e.staker(testAddr(11)).Tokens, b11)
-	if !r10.Gt(r11) || !r10.Lt(new(uint256.Int).Lsh(r11, 1)) {
-		t.Fatalf("twice the stake earned %s against %s: want more, but less than twice", r10.Dec(), r11.Dec())
+	// No bonus differs (no signing records), so twice the stake earns twice, to the unit.
+	if twice := new(uint256.Int).Lsh(r11, 1); new(uint256.Int).Sub(r10, twice).GtUint64(1) && new(uint256.Int).Sub(twice, r10).GtUint64(1) {
+		t.Fatalf("twice the stake earned %s against %s: want twice", r10.Dec(), r11.Dec())
 	}
 }
 

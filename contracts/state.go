@@ -27,6 +27,7 @@ const (
 	prefixUnbondingByStaker byte = 0x10 // | staker | start height u64 | seq u64 → unbonding key
 	prefixFaultHeight       byte = 0x11 // | height → FaultTally of the consensus faults at that height
 	prefixFaultAt           byte = 0x12 // | height | cons addr → marker: an offender at that height
+	prefixVerifiedRecord    byte = 0x13 // | provider → VerifiedRecord, for the performance bonus
 )
 
 // Public key builders, so queries and proofs name the same keys the state machine writes.
@@ -218,6 +219,56 @@ func decodeUnbonding(b []byte) (*Unbonding, error) {
 	u.Height = d.u64()
 	u.Seq = d.u64()
 	return u, d.finish()
+}
+
+// VerifiedRecord is a provider's job record as the performance bonus reads it: the paid jobs
+// that were verified (verification other than none), and every fault it was slashed for.
+type VerifiedRecord struct {
+	Completed uint64 `json:"completed"`
+	Failed    uint64 `json:"failed"`
+}
+
+func verifiedRecordKey(a Address) []byte { return append([]byte{prefixVerifiedRecord}, a[:]...) }
+
+func (s state) verifiedRecord(a Address) (*VerifiedRecord, error) {
+	b, err := s.kv.Get(verifiedRecordKey(a))
+	if err != nil || b == nil {
+		return &VerifiedRecord{}, err
+	}
+	d := newDecoder(b)
+	r := &VerifiedRecord{Completed: d.u64(), Failed: d.u64()}
+	return r, d.finish()
+}
+
+func (s state) setVerifiedRecord(a Address, r *VerifiedRecord) error {
+	e := &encoder{}
+	e.u64(r.Completed)
+	e.u64(r.Failed)
+	return s.kv.Set(verifiedRecordKey(a), e.buf)
+}
+
+// countVerifiedJob adds a paid job to provider a's verified record when its verification
+// was not none.
+func (x *exec) countVerifiedJob(a Address, v Verification) error {
+	if v == VerifyNone {
+		return nil
+	}
+	r, err := x.st.verifiedRecord(a)
+	if err != nil {
+		return err
+	}
+	r.Completed++
+	return x.st.setVerifiedRecord(a, r)
+}
+
+// countFault adds a fault, on any job, to provider a's verified record.
+func (x *exec) countFault(a Address) error {
+	r, err := x.st.verifiedRecord(a)
+	if err != nil {
+		return err
+	}
+	r.Failed++
+	return x.st.setVerifiedRecord(a, r)
 }
 
 // FaultTally sums the voting power of the validators with consensus-fault evidence at one

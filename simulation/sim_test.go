@@ -455,3 +455,16 @@ func TestIndexOpensInChromium(t *testing.T) {
 		t.Fatal("the summary table is not on the page")
 	}
 }
+
+// Every shipped scenario validates, sweep points included.
+func TestShippedScenariosValidate(t *testing.T) {
+	files, err := filepath.Glob("scenarios/*.toml")
+	if err != nil || len(files) < 8 {
+		t.Fatalf("%d scenarios found: %v", len(files), err)
+	}
+	for _, f := range files {
+		if _, err := LoadFile(f); err != nil {
+			t.Errorf("%s: %v", f, err)
+		}
+	}
+}

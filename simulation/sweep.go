@@ -26,6 +26,9 @@ type Assignment struct {
 	Value any    `json:"value"`
 }
 
+// maxPoints bounds a sweep grid: beyond it a file is more likely a mistake than a plan.
+const maxPoints = 10_000
+
 // Points expands the sweep grid, first axis slowest.
 func (f *File) Points() ([]*Point, error) {
 	axes, _ := f.raw["sweep"].([]map[string]any)
@@ -67,6 +70,9 @@ func (f *File) Points() ([]*Point, error) {
 	n := 1
 	for _, a := range grid {
 		n *= len(a.values)
+		if n > maxPoints {
+			return nil, &ValidationError{File: f.Path, Line: keyLine(f.src, []string{"sweep"}), Key: "sweep", Msg: fmt.Sprintf("the sweep grid has more than %d points", maxPoints)}
+		}
 	}
 	points := make([]*Point, 0, n)
 	for idx := 0; idx < n; idx++ {

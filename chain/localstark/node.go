@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math/big"
+	"net"
 	"net/http"
 	"sync"
 	"time"
@@ -328,4 +329,36 @@ func (n *Node) Registry() *checkpoint.Registry {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	return n.registry.Clone()
+}
+
+// Serve answers JSON-RPC on ln and closes blocks until ctx ends or the server fails; it returns
+// when both have stopped. It is how the devnet runs the endpoint.
+func (n *Node) Serve(ctx context.Context, ln net.Listener) error {
+	h, err := n.Handler()
+	if err != nil {
+		return err
+	}
+	runCtx, stop := context.WithCancel(ctx)
+	defer stop()
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second}
+	blocks := make(chan struct{})
+	go func() { defer close(blocks); _ = n.Run(runCtx) }()
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+	select {
+	case <-runCtx.Done():
+		err = nil
+	case err = <-served:
+	}
+	stop()
+	<-blocks
+	shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	if serr := srv.Shutdown(shutdownCtx); serr != nil && err == nil {
+		err = serr
+	}
+	if err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("localstark: serve: %w", err)
+	}
+	return nil
 }

@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"math/big"
+	"net"
 	"net/http/httptest"
 	"testing"
+	"time"
 
 	"github.com/NethermindEth/juno/core/felt"
 	"github.com/NethermindEth/starknet.go/account"
@@ -254,5 +256,43 @@ func TestMulticallIsAllOrNothing(t *testing.T) {
 	// The revert still spent the account's nonce, as on Starknet.
 	if n, _ := f.acct.Nonce(ctx); n.Uint64() != 1 {
 		t.Fatalf("nonce after a revert %d", n.Uint64())
+	}
+}
+
+// TestServeRelaysUntilCancelled runs the endpoint as the devnet does, on a listener with its own
+// block loop, and stops it with its context.
+func TestServeRelaysUntilCancelled(t *testing.T) {
+	f := newFixture(t)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.node.cfg.BlockTime = 5 * time.Millisecond
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- f.node.Serve(ctx, ln) }()
+	p, err := rpc.NewProvider(ctx, "http://"+ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		b, err := p.BlockNumber(ctx)
+		if err == nil && b >= 2 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no blocks closed: %d %v", b, err)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Serve did not return after its context ended")
 	}
 }
