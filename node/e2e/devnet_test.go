@@ -12,16 +12,16 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ciro-network/ciro-node/node"
+	"github.com/ciro-network/ciro-node/node/devnet"
 	"github.com/ciro-network/ciro-node/node/nodetest"
 )
 
 // runDevnet runs `ciro-node devnet --once --output json` with args and decodes its summary.
-func runDevnet(t *testing.T, bin, workdir string, timeout time.Duration, args ...string) node.DevnetSummary {
+func runDevnet(t *testing.T, bin, workdir string, timeout time.Duration, args ...string) devnet.Summary {
 	return runDevnetB(t, bin, workdir, timeout, args...)
 }
 
-func runDevnetB(t testing.TB, bin, workdir string, timeout time.Duration, args ...string) node.DevnetSummary {
+func runDevnetB(t testing.TB, bin, workdir string, timeout time.Duration, args ...string) devnet.Summary {
 	t.Helper()
 	sum, _ := runDevnetEnv(t, bin, workdir, timeout, nil, args...)
 	return sum
@@ -29,7 +29,7 @@ func runDevnetB(t testing.TB, bin, workdir string, timeout time.Duration, args .
 
 // runDevnetEnv is runDevnetB with extra environment entries for the devnet and its nodes; it
 // also returns the network's directory.
-func runDevnetEnv(t testing.TB, bin, workdir string, timeout time.Duration, env []string, args ...string) (node.DevnetSummary, string) {
+func runDevnetEnv(t testing.TB, bin, workdir string, timeout time.Duration, env []string, args ...string) (devnet.Summary, string) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
@@ -48,7 +48,7 @@ func runDevnetEnv(t testing.TB, bin, workdir string, timeout time.Duration, env 
 			t.Logf("a port of %d..%d was taken before its node bound it; retrying on other ports", base, base+199)
 			continue
 		}
-		var sum node.DevnetSummary
+		var sum devnet.Summary
 		if jerr := json.Unmarshal(stdout.Bytes(), &sum); jerr != nil {
 			t.Fatalf("devnet %v: %v; no JSON summary (%v)\nstderr:\n%s", args, err, jerr, tail(stderr.String(), 60))
 		}
@@ -101,7 +101,7 @@ func TestDevnetFromCleanClone(t *testing.T) {
 	if sum.LightProviders != 1 {
 		t.Errorf("light_providers = %d, want 1", sum.LightProviders)
 	}
-	var light *node.Earning
+	var light *devnet.Earning
 	for i := range sum.ProviderEarnings {
 		if strings.Contains(sum.ProviderEarnings[i].Behaviour, "light") {
 			light = &sum.ProviderEarnings[i]

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/ciro-network/ciro-node/node"
+	"github.com/ciro-network/ciro-node/node/devnet"
 )
 
 // build is one build of cmd/ciro-node per test process.
@@ -118,18 +119,18 @@ func FreePortBase(t testing.TB, span int) int {
 
 // Network starts a devnet of n validators for the test and stops it at cleanup. On failure
 // the last lines of each node's log are printed.
-func Network(t testing.TB, n int) *node.Devnet { return NetworkWith(t, n, 0) }
+func Network(t testing.TB, n int) *devnet.Devnet { return NetworkWith(t, n, 0) }
 
 // NetworkWith is Network with extra full nodes that are not genesis validators.
-func NetworkWith(t testing.TB, n, full int) *node.Devnet { return NetworkConfigured(t, n, full, nil) }
+func NetworkWith(t testing.TB, n, full int) *devnet.Devnet { return NetworkConfigured(t, n, full, nil) }
 
 // NetworkConfigured is NetworkWith with a hook that edits node i's configuration before it
-// starts (see node.DevnetOptions.Configure); nil changes nothing.
-func NetworkConfigured(t testing.TB, n, full int, configure func(i int, home string, cfg *node.Config) error) *node.Devnet {
+// starts (see devnet.Options.Configure); nil changes nothing.
+func NetworkConfigured(t testing.TB, n, full int, configure func(i int, home string, cfg *node.Config) error) *devnet.Devnet {
 	t.Helper()
 	bin := Binary(t)
 	total := n + full
-	var d *node.Devnet
+	var d *devnet.Devnet
 	var dir string
 	for attempt := 1; ; attempt++ {
 		dir = t.TempDir()
@@ -137,7 +138,7 @@ func NetworkConfigured(t testing.TB, n, full int, configure func(i int, home str
 		apiBase := FreePortBase(t, total)
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 		var err error
-		d, err = node.StartDevnet(ctx, node.DevnetOptions{
+		d, err = devnet.Start(ctx, devnet.Options{
 			Dir: dir, Validators: n, FullNodes: full, Binary: bin, BasePort: base, APIBasePort: apiBase, Out: testWriter{t},
 			Configure: configure,
 		})
