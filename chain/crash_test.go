@@ -99,7 +99,7 @@ func TestRelayerSurvivesSIGKILL(t *testing.T) {
 		cmd.Stderr = os.Stderr
 		return cmd
 	}
-	kills := 0
+	kills, midFlight := 0, 0
 	for i := 0; i < 4; i++ {
 		cmd := start()
 		if err := cmd.Start(); err != nil {
@@ -115,12 +115,26 @@ func TestRelayerSurvivesSIGKILL(t *testing.T) {
 			t.Fatal(err)
 		}
 		_ = cmd.Wait()
-		if cmd.ProcessState.Sys().(syscall.WaitStatus).Signaled() {
-			kills++
+		if !cmd.ProcessState.Sys().(syscall.WaitStatus).Signaled() {
+			continue
+		}
+		kills++
+		// Count the kills that left invokes in flight: those are the ones mid-submission.
+		ob, err := OpenOutbox(dir)
+		if err != nil {
+			t.Fatalf("outbox after kill %d: %v", kills, err)
+		}
+		st, err := ob.Status()
+		ob.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st.Sent > 0 {
+			midFlight++
 		}
 	}
-	if kills == 0 {
-		t.Fatal("no child was killed mid-relay: the test did not test anything")
+	if kills == 0 || midFlight == 0 {
+		t.Fatalf("%d kills, %d with invokes in flight: the test did not kill a relay mid-submission", kills, midFlight)
 	}
 	cmd := start()
 	out, err := cmd.Output()
@@ -134,5 +148,5 @@ func TestRelayerSurvivesSIGKILL(t *testing.T) {
 	if st.Duplicates != 0 {
 		t.Errorf("%d checkpoints relayed twice: the outbox lost track of an invoke it sent", st.Duplicates)
 	}
-	t.Logf("%d kills, %d invokes for %d checkpoints", kills, st.Invokes, n)
+	t.Logf("%d kills (%d with invokes in flight), %d invokes for %d checkpoints", kills, midFlight, st.Invokes, n)
 }

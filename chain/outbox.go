@@ -53,6 +53,9 @@ type Record struct {
 	Fee     string          `json:"fee_fri,omitempty"`
 	Block   uint64          `json:"block,omitempty"`
 	Receipt json.RawMessage `json:"receipt,omitempty"`
+	// Elsewhere is set when the registry already held this checkpoint, relayed by someone else,
+	// before this relayer sent it: it is confirmed with no invoke of ours.
+	Elsewhere bool `json:"landed_elsewhere,omitempty"`
 }
 
 // decodeRecord reads a stored record; the bytes come from disk, so they are checked.

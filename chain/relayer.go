@@ -77,7 +77,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		submissions: prometheus.NewCounter(prometheus.CounterOpts{Name: "ciro_checkpoint_submissions_total",
 			Help: "Invoke transactions the relayer sent."}),
 		failures: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "ciro_checkpoint_failures_total",
-			Help: "Relay failures, by reason (outage, revert, nonce, underpriced, lost, other)."}, []string{"reason"}),
+			Help: "Relay failures, by reason (outage, revert, would_revert, nonce, underpriced, lost, outbox, other)."}, []string{"reason"}),
 		confirmed: prometheus.NewCounter(prometheus.CounterOpts{Name: "ciro_checkpoint_confirmed_total",
 			Help: "Checkpoints whose invoke succeeded and was accepted on L2."}),
 		fees: prometheus.NewCounter(prometheus.CounterOpts{Name: "ciro_checkpoint_fees_fri_total",
@@ -113,6 +113,9 @@ type Relayer struct {
 	backoff   time.Duration
 	notBefore time.Time
 	feeMult   float64
+	// lastEst is the last fee estimate the endpoint gave, for lastEstFelts of calldata.
+	lastEst      *rpc.FeeEstimation
+	lastEstFelts int
 }
 
 // NewRelayer builds a relayer over outbox. It does not dial: Run does, and retries while the
@@ -189,6 +192,8 @@ func (r *Relayer) fail(err error) {
 	switch {
 	case errors.Is(err, errOutbox):
 		reason = "outbox"
+	case errors.As(err, &re) && re.Code == rpc.ErrTxnExec.Code:
+		reason = "would_revert"
 	case errors.As(err, &re) && re.Code == rpc.ErrInvalidTransactionNonce.Code:
 		reason = "nonce"
 	case errors.As(err, &re) && (re.Code == rpc.ErrFeeBelowMinimum.Code || re.Code == rpc.ErrReplacementTransactionUnderpriced.Code):
@@ -228,7 +233,7 @@ func (r *Relayer) step(ctx context.Context, recs []*Record) error {
 	if err := r.dial(ctx); err != nil {
 		return err
 	}
-	if err := r.recover(ctx, recs); err != nil {
+	if err := r.recover(recs); err != nil {
 		return err
 	}
 	if err := r.settle(ctx); err != nil {
@@ -254,6 +259,9 @@ func (r *Relayer) step(ctx context.Context, recs []*Record) error {
 			batch = append(batch, rec)
 		}
 	}
+	if batch, err = r.skipLanded(ctx, batch); err != nil {
+		return err
+	}
 	for len(batch) > 0 && len(r.inFlight) < r.cfg.MaxInFlight {
 		n := min(len(batch), r.cfg.MaxBatch)
 		if err := r.send(ctx, batch[:n]); err != nil {
@@ -264,8 +272,61 @@ func (r *Relayer) step(ctx context.Context, recs []*Record) error {
 	return nil
 }
 
+// The registry's views skipLanded reads.
+var (
+	selLastNonce = utils.GetSelectorFromNameFelt("last_nonce")
+	selGetEpoch  = utils.GetSelectorFromNameFelt("get_epoch")
+)
+
+// skipLanded drops from batch the checkpoints another relayer already landed, so that many
+// relayers do not all pay for the same checkpoint: it asks the registry for its last nonce, and
+// for each pending checkpoint at or below it, whether the registry holds the same digest for its
+// epoch. Those are confirmed as landed elsewhere; the rest are returned.
+func (r *Relayer) skipLanded(ctx context.Context, batch []*Record) ([]*Record, error) {
+	if len(batch) == 0 {
+		return batch, nil
+	}
+	latest := rpc.WithBlockTag(rpc.BlockTagLatest)
+	out, err := r.acct.Provider.Call(ctx, rpc.FunctionCall{ContractAddress: &r.cfg.Registry, EntryPointSelector: selLastNonce}, latest)
+	if err != nil || len(out) != 1 {
+		return nil, fmt.Errorf("relayer: registry last_nonce: %v %w", out, err)
+	}
+	last := out[0].Uint64()
+	var keep []*Record
+	var landed []uint64
+	for _, rec := range batch {
+		if rec.Nonce > last {
+			keep = append(keep, rec)
+			continue
+		}
+		sub, err := checkpoint.UnmarshalSubmission(rec.Submission)
+		if err != nil {
+			return nil, fmt.Errorf("%w: %w", errOutbox, err)
+		}
+		roots, err := r.acct.Provider.Call(ctx, rpc.FunctionCall{ContractAddress: &r.cfg.Registry, EntryPointSelector: selGetEpoch,
+			Calldata: []*felt.Felt{new(felt.Felt).SetUint64(sub.Checkpoint.Epoch)}}, latest)
+		if err != nil || len(roots) != 5 {
+			return nil, fmt.Errorf("relayer: registry get_epoch(%d): %v %w", sub.Checkpoint.Epoch, roots, err)
+		}
+		if roots[1].String() == rec.Digest {
+			landed = append(landed, rec.Nonce)
+			continue
+		}
+		// The registry holds another checkpoint under this nonce: sending ours would revert.
+		keep = append(keep, rec)
+	}
+	if len(landed) > 0 {
+		if err := r.outbox.update(landed, func(rec *Record) { rec.State, rec.Elsewhere, rec.LastError = Confirmed, true, "" }); err != nil {
+			return nil, fmt.Errorf("%w: %w", errOutbox, err)
+		}
+		r.m.confirmed.Add(float64(len(landed)))
+		r.log.Info("checkpoints already relayed by someone else", "checkpoints", len(landed), "registry_last_nonce", last)
+	}
+	return keep, nil
+}
+
 // recover picks up, once after a start, the invokes a previous run recorded as Sent.
-func (r *Relayer) recover(ctx context.Context, recs []*Record) error {
+func (r *Relayer) recover(recs []*Record) error {
 	if r.inFlight != nil {
 		return nil
 	}
@@ -379,11 +440,11 @@ func (r *Relayer) send(ctx context.Context, recs []*Record) error {
 	if err := r.acct.SignInvokeTransaction(ctx, tx); err != nil {
 		return fmt.Errorf("relayer: sign: %w", err)
 	}
-	est, err := r.acct.Provider.EstimateFee(ctx, []rpc.BroadcastTxn{tx}, []rpc.SimulationFlag{rpc.SkipValidate}, rpc.WithBlockTag(rpc.BlockTagPreConfirmed))
+	est, err := r.estimate(ctx, tx)
 	if err != nil {
-		return fmt.Errorf("relayer: estimate fee: %w", err)
+		return err
 	}
-	tx.ResourceBounds = utils.FeeEstToResBoundsMap(est[0], r.feeMult)
+	tx.ResourceBounds = utils.FeeEstToResBoundsMap(est, r.feeMult)
 	if err := r.acct.SignInvokeTransaction(ctx, tx); err != nil {
 		return fmt.Errorf("relayer: sign: %w", err)
 	}
@@ -427,6 +488,32 @@ func (r *Relayer) sendFailed(h felt.Felt, nonces []uint64, err error) error {
 		return fmt.Errorf("%w: %w", errOutbox, uerr)
 	}
 	return fmt.Errorf("relayer: invoke refused: %w", err)
+}
+
+// estimate prices tx. With nothing in flight it asks the endpoint, which runs the batch: one
+// that would revert fails here and is not paid for. A batch sent behind others in flight cannot
+// be run that way (it needs their checkpoints first), so it is priced from the last estimate,
+// scaled up to its calldata and never down: a bound is a maximum, and the fee charged is what
+// the invoke uses.
+func (r *Relayer) estimate(ctx context.Context, tx *rpc.BroadcastInvokeTxnV3) (rpc.FeeEstimation, error) {
+	if len(r.inFlight) == 0 || r.lastEst == nil {
+		est, err := r.acct.Provider.EstimateFee(ctx, []rpc.BroadcastTxn{tx}, []rpc.SimulationFlag{rpc.SkipValidate}, rpc.WithBlockTag(rpc.BlockTagPreConfirmed))
+		if err != nil {
+			return rpc.FeeEstimation{}, fmt.Errorf("relayer: estimate fee: %w", err)
+		}
+		r.lastEst, r.lastEstFelts = &est[0], len(tx.Calldata)
+		return est[0], nil
+	}
+	est := *r.lastEst
+	if n := len(tx.Calldata); n > r.lastEstFelts {
+		scale := func(f *felt.Felt) *felt.Felt {
+			v := new(big.Int).Mul(f.BigInt(new(big.Int)), big.NewInt(int64(n)))
+			v.Add(v, big.NewInt(int64(r.lastEstFelts-1))).Div(v, big.NewInt(int64(r.lastEstFelts)))
+			return new(felt.Felt).SetBigInt(v)
+		}
+		est.L1GasConsumed, est.L1DataGasConsumed, est.L2GasConsumed = scale(est.L1GasConsumed), scale(est.L1DataGasConsumed), scale(est.L2GasConsumed)
+	}
+	return est, nil
 }
 
 func zeroBounds() *rpc.ResourceBoundsMapping {

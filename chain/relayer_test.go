@@ -289,32 +289,63 @@ func TestRelayerEndpointOutage(t *testing.T) {
 }
 
 func TestAttackReplayedRelay(t *testing.T) {
-	// Two relayers with their own outboxes relay the same checkpoints: the registry takes each
-	// once and ignores the second relay.
+	// Two relayers with their own outboxes and accounts send the same checkpoints before either
+	// lands: the registry takes each once and ignores the second copy, and neither invoke reverts.
 	h := newHarness(t, nil)
 	subs := signedCheckpoints(t, 6)
 	h.enqueue(t, subs)
-	h.drive(t, 10)
-	second := *new(felt.Felt).SetUint64(0xacc1)
-	secondKey := big.NewInt(0x5eee)
-	h.node.AddAccount(second, checkpoint.PublicKey(secondKey))
-	ob, err := OpenOutbox(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ob.Close()
-	rel, err := NewRelayer(RelayerConfig{Endpoint: h.url, Account: second, PrivateKey: secondKey, Registry: registryAt,
-		MinBackoff: time.Nanosecond}, ob, prometheus.NewRegistry(), slog.New(slog.NewTextHandler(io.Discard, nil)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	h2 := &harness{node: h.node, outbox: ob, rel: rel}
+	h2 := h.second(t, 0xacc1, 0x5eee)
 	h2.enqueue(t, subs)
-	h2.drive(t, 10)
+	ctx := context.Background()
+	if err := h.rel.Step(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := h2.rel.Step(ctx); err != nil {
+		t.Fatal(err)
+	}
+	h.node.Produce()
+	h.node.Produce()
+	h.drive(t, 5)
+	h2.drive(t, 5)
 	st := h.node.Stats()
 	if st.Accepted != 6 || st.Duplicates != 6 || st.LastNonce != 6 {
 		t.Fatalf("after a replayed relay: %+v", st)
 	}
+	if got := testutil.ToFloat64(h2.rel.m.failures.WithLabelValues("revert")); got != 0 {
+		t.Fatalf("the second relay reverted %v times", got)
+	}
+	// A third relayer that comes later sees them on the registry and sends nothing.
+	h3 := h.second(t, 0xacc2, 0x5eef)
+	h3.enqueue(t, subs)
+	h3.drive(t, 3)
+	if got := h.node.Stats(); got.Invokes != st.Invokes {
+		t.Fatalf("a late relayer sent %d invokes for checkpoints already landed", got.Invokes-st.Invokes)
+	}
+	recs, _ := h3.outbox.Records()
+	for _, r := range recs {
+		if !r.Elsewhere || r.TxHash != "" {
+			t.Fatalf("checkpoint %d not recorded as landed elsewhere: %+v", r.Nonce, r)
+		}
+	}
+}
+
+// second is another relayer, with its own account and outbox, on h's endpoint.
+func (h *harness) second(t *testing.T, addr, key int64) *harness {
+	t.Helper()
+	a := *new(felt.Felt).SetUint64(uint64(addr))
+	k := big.NewInt(key)
+	h.node.AddAccount(a, checkpoint.PublicKey(k))
+	ob, err := OpenOutbox(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ob.Close() })
+	rel, err := NewRelayer(RelayerConfig{Endpoint: h.url, Account: a, PrivateKey: k, Registry: registryAt,
+		MinBackoff: time.Nanosecond}, ob, prometheus.NewRegistry(), slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &harness{node: h.node, url: h.url, outbox: ob, rel: rel}
 }
 
 func TestOutboxIsIdempotent(t *testing.T) {
@@ -406,4 +437,29 @@ func TestRelayerRunStopsWithItsContext(t *testing.T) {
 		t.Fatal("Run did not return after its context ended")
 	}
 	h.landedExactlyOnce(t, 10)
+}
+
+// TestRelayerDoesNotPayForABatchThatWouldRevert: checkpoint 1 is missing from the outbox, so a
+// batch of 2..5 would revert with NONCE_GAP. The fee estimate runs it first; nothing is sent and
+// nothing paid until checkpoint 1 arrives.
+func TestRelayerDoesNotPayForABatchThatWouldRevert(t *testing.T) {
+	h := newHarness(t, nil)
+	subs := signedCheckpoints(t, 5)
+	h.enqueue(t, subs[1:])
+	ctx := context.Background()
+	for i := 0; i < 3; i++ {
+		if err := h.rel.Step(ctx); err == nil {
+			t.Fatal("a batch that would revert was sent without error")
+		}
+		h.node.Produce()
+	}
+	if st := h.node.Stats(); st.Invokes != 0 {
+		t.Fatalf("%d invokes sent for a batch that would revert", st.Invokes)
+	}
+	if got := testutil.ToFloat64(h.rel.m.failures.WithLabelValues("would_revert")); got != 3 {
+		t.Fatalf("would_revert failures %v, want 3", got)
+	}
+	h.enqueue(t, subs[:1])
+	h.drive(t, 10)
+	h.landedExactlyOnce(t, 5)
 }

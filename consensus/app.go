@@ -35,6 +35,11 @@ type Options struct {
 	// code of each of the block's transactions. The node uses
 	// it for metrics and events; it must not call back into the App.
 	OnBlock func(height int64, appHash []byte, txCodes []uint32)
+	// BeaconKey is this validator's secret for the randomness beacon (voteext.go): its beacon
+	// secret for each height is derived from it, so a restarted node reveals what it
+	// committed to. Keep it secret. Without it the node's vote extensions carry no beacon
+	// share.
+	BeaconKey []byte
 }
 
 // App is the Ciro ABCI 2.0 application. CometBFT calls it from several connections at once; a
@@ -226,6 +231,9 @@ func (a *App) PrepareProposal(_ context.Context, req *abci.PrepareProposalReques
 	}
 	var txs [][]byte
 	var size int64
+	if ext := buildExtTx(req.LocalLastCommit, req.Height); ext != nil && int64(len(ext)) <= req.MaxTxBytes {
+		txs, size = append(txs, ext), int64(len(ext))
+	}
 	for _, raw := range placed {
 		if raw == nil {
 			continue
@@ -249,6 +257,17 @@ func (a *App) PrepareProposal(_ context.Context, req *abci.PrepareProposalReques
 func (a *App) ProcessProposal(_ context.Context, req *abci.ProcessProposalRequest) (*abci.ProcessProposalResponse, error) {
 	chainID := a.chainIDLocked()
 	for i, raw := range req.Txs {
+		if i == 0 && isExtTx(raw) {
+			reader, err := a.store.ReaderAt(0)
+			if err == nil {
+				_, err = a.checkExtTx(chainID, req.Height, raw, readerView{reader})
+			}
+			if err != nil {
+				a.log.Warn("proposal rejected", "height", req.Height, "tx", i, "err", err)
+				return &abci.ProcessProposalResponse{Status: abci.PROCESS_PROPOSAL_STATUS_REJECT}, nil
+			}
+			continue
+		}
 		if _, err := a.checkStateless(chainID, raw); err != nil {
 			a.log.Warn("proposal rejected", "height", req.Height, "tx", i, "err", err)
 			return &abci.ProcessProposalResponse{Status: abci.PROCESS_PROPOSAL_STATUS_REJECT}, nil
@@ -297,6 +316,14 @@ func (a *App) FinalizeBlock(_ context.Context, req *abci.FinalizeBlockRequest) (
 	}
 	resp.Events = append(resp.Events, toABCIEvents(events)...)
 	for i, raw := range req.Txs {
+		if i == 0 && isExtTx(raw) {
+			r, err := a.applyExtTx(machine, blockCache, block, raw)
+			if err != nil {
+				return nil, fmt.Errorf("consensus: block %d: vote extensions: %w", req.Height, err)
+			}
+			resp.TxResults[i] = r
+			continue
+		}
 		resp.TxResults[i] = a.deliverTx(machine, block, raw)
 		if resp.TxResults[i].Code == uint32(contracts.CodeInternal) {
 			return nil, fmt.Errorf("consensus: block %d tx %d: %s", req.Height, i, resp.TxResults[i].Log)
@@ -323,6 +350,20 @@ func (a *App) FinalizeBlock(_ context.Context, req *abci.FinalizeBlockRequest) (
 		a.pendingCodes[i] = r.Code
 	}
 	return resp, nil
+}
+
+// applyExtTx records the beacon shares of the block's extension tx. One that fails its checks
+// (ProcessProposal rejected it, but more than 2/3 decided the block anyway) changes nothing.
+func (a *App) applyExtTx(machine *contracts.Machine, kv contracts.KV, block *contracts.Block, raw []byte) (*abci.ExecTxResult, error) {
+	shares, err := a.checkExtTx(a.chainID, block.Height, raw, kv)
+	if err != nil {
+		return &abci.ExecTxResult{Code: uint32(contracts.CodeMalformed), Codespace: contracts.Codespace, Log: err.Error()}, nil
+	}
+	events, err := machine.ApplyBeacon(block, block.Height-1, shares)
+	if err != nil {
+		return nil, err
+	}
+	return &abci.ExecTxResult{Code: 0, Events: toABCIEvents(events)}, nil
 }
 
 func (a *App) deliverTx(machine *contracts.Machine, block *contracts.Block, raw []byte) *abci.ExecTxResult {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net/url"
 	"strconv"
 	"strings"
 
@@ -21,19 +22,26 @@ const ProofOpType = "ics23:iavl"
 // (decode it with contracts.DecodeAccount, DecodeStaker, ...), Key is its state key and ProofOps
 // holds one ProofOpType op, checkable against the app hash in the header of height+1.
 //
+// Lists are paged: a path may end in ?limit=N&after=CURSOR (limit up to
+// contracts.MaxPageLimit, contracts.DefaultPageLimit when absent). Value is the page's JSON
+// array; Info holds the cursor of the next page, empty when the list is done. The unbonding
+// list filters an index ordered by completion time, so a page may hold fewer than limit
+// entries and still have a next page.
+//
 //	/account/<addr>           account balance and nonce
 //	/staker/<addr>            a staker's pool, tier inputs, jail state and reputation
 //	/delegation/<staker>/<delegator>
-//	/unbonding/<addr>         pending unbonding entries (no proof)
-//	/validators               the validator set (no proof)
+//	/unbonding/<addr>         pending unbonding entries, earliest first (paged, no proof)
+//	/validators               the validator set (paged, no proof)
 //	/params                   protocol parameters
-//	/supply                   the supply invariant's ledger (no proof)
+//	/supply                   the supply invariant's ledger (no proof); it sums all of state,
+//	                          from a committed version, off the block path
 //	/job/<id>                 a job, its assignments and settlement
-//	/jobs/recent              the latest 100 jobs, newest first (no proof)
-//	/jobs/client/<addr>       a client's jobs, newest first (no proof)
-//	/jobs/provider/<addr>     a provider's open assignments (no proof)
+//	/jobs/recent              jobs, newest first (paged, no proof)
+//	/jobs/client/<addr>       a client's jobs, newest first (paged, no proof)
+//	/jobs/provider/<addr>     a provider's open assignments (paged, no proof)
 //	/provider/<addr>          a provider's offer, load and earnings
-//	/providers                every provider (no proof)
+//	/providers                providers in address order (paged, no proof)
 //	/store                    Data is a raw state key; always proven
 const (
 	QueryAccount    = "/account/"
@@ -52,21 +60,26 @@ const (
 	QueryRecentJobs = "/jobs/recent"
 )
 
-// Query answers reads of committed state.
+// Query answers reads of committed state. It takes no lock of the App and reads an immutable
+// committed version, so queries, however many and however long, never wait for a block nor
+// make one wait.
 func (a *App) Query(_ context.Context, req *abci.QueryRequest) (*abci.QueryResponse, error) {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	if a.store.Version() == 0 {
+	latest := a.store.Version()
+	if latest == 0 {
 		return queryError(contracts.Errorf(contracts.CodeNotFound, "no block is committed yet; query again after the first block")), nil
 	}
 	height := req.Height
 	if height == 0 {
-		height = a.store.Version()
+		height = latest
 	}
-	if height > a.store.Version() || height < 0 {
-		return queryError(contracts.Errorf(contracts.CodeInvalidArgument, "height %d is not committed; the last committed height is %d", req.Height, a.store.Version())), nil
+	if height > latest || height < 0 {
+		return queryError(contracts.Errorf(contracts.CodeInvalidArgument, "height %d is not committed; the last committed height is %d", req.Height, latest)), nil
 	}
-	resp, err := a.query(req, height)
+	reader, err := a.store.ReaderAt(height)
+	if err != nil {
+		return queryError(contracts.Errorf(contracts.CodeNotFound, "height %d cannot be read: %v", height, err)), nil
+	}
+	resp, err := a.query(req, readerView{reader}, height)
 	if err != nil {
 		return queryError(err), nil
 	}
@@ -78,9 +91,19 @@ func queryError(err error) *abci.QueryResponse {
 	return &abci.QueryResponse{Code: uint32(contracts.CodeOf(err)), Codespace: contracts.Codespace, Log: err.Error()}
 }
 
-func (a *App) query(req *abci.QueryRequest, height int64) (*abci.QueryResponse, error) {
-	view := committedView{store: a.store, version: height}
-	path := req.Path
+func (a *App) query(req *abci.QueryRequest, view contracts.KV, height int64) (*abci.QueryResponse, error) {
+	path, rawQuery, _ := strings.Cut(req.Path, "?")
+	opts, err := url.ParseQuery(rawQuery)
+	if err != nil {
+		return nil, contracts.Errorf(contracts.CodeInvalidArgument, "the query string %q does not parse: %v", rawQuery, err)
+	}
+	limit := 0
+	if l := opts.Get("limit"); l != "" {
+		if limit, err = strconv.Atoi(l); err != nil || limit <= 0 {
+			return nil, contracts.Errorf(contracts.CodeInvalidArgument, "limit %q is not a positive number", l)
+		}
+	}
+	after := opts.Get("after")
 	switch {
 	case strings.HasPrefix(path, QueryAccount):
 		addr, err := contracts.ParseAddress(strings.TrimPrefix(path, QueryAccount))
@@ -138,11 +161,11 @@ func (a *App) query(req *abci.QueryRequest, height int64) (*abci.QueryResponse, 
 		if err != nil {
 			return nil, err
 		}
-		list, err := contracts.ListUnbondings(view, addr)
-		return jsonResponse(list, err)
+		list, pg, err := contracts.UnbondingsPage(view, addr, after, limit)
+		return pageResponse(list, pg, err)
 	case path == QueryValidators:
-		list, err := contracts.ListValidators(view)
-		return jsonResponse(list, err)
+		list, pg, err := contracts.ValidatorsPage(view, after, limit)
+		return pageResponse(list, pg, err)
 	case path == QueryParams:
 		if req.Prove {
 			return a.prove(contracts.ParamsKey(), height)
@@ -169,22 +192,22 @@ func (a *App) query(req *abci.QueryRequest, height int64) (*abci.QueryResponse, 
 		}
 		return jsonResponse(j, err)
 	case path == QueryRecentJobs:
-		jobs, err := contracts.ListRecentJobs(view, 100)
-		return jsonResponse(jobs, err)
+		jobs, pg, err := contracts.RecentJobsPage(view, after, limit)
+		return pageResponse(jobs, pg, err)
 	case strings.HasPrefix(path, QueryClientJobs):
 		addr, err := contracts.ParseAddress(strings.TrimPrefix(path, QueryClientJobs))
 		if err != nil {
 			return nil, err
 		}
-		jobs, err := contracts.ListClientJobs(view, addr, 100)
-		return jsonResponse(jobs, err)
+		jobs, pg, err := contracts.ClientJobsPage(view, addr, after, limit)
+		return pageResponse(jobs, pg, err)
 	case strings.HasPrefix(path, QueryProvJobs):
 		addr, err := contracts.ParseAddress(strings.TrimPrefix(path, QueryProvJobs))
 		if err != nil {
 			return nil, err
 		}
-		jobs, err := contracts.ListProviderJobs(view, addr)
-		return jsonResponse(jobs, err)
+		jobs, pg, err := contracts.ProviderJobsPage(view, addr, after, limit)
+		return pageResponse(jobs, pg, err)
 	case strings.HasPrefix(path, QueryProvider):
 		addr, err := contracts.ParseAddress(strings.TrimPrefix(path, QueryProvider))
 		if err != nil {
@@ -199,8 +222,8 @@ func (a *App) query(req *abci.QueryRequest, height int64) (*abci.QueryResponse, 
 		}
 		return jsonResponse(p, err)
 	case path == QueryProviders:
-		list, err := contracts.ListProviders(view)
-		return jsonResponse(list, err)
+		list, pg, err := contracts.ProvidersPage(view, after, limit)
+		return pageResponse(list, pg, err)
 	case path == QueryStore:
 		if len(req.Data) == 0 {
 			return nil, contracts.Errorf(contracts.CodeInvalidArgument, "a store query needs the key in data")
@@ -231,6 +254,20 @@ func jsonResponse(v any, err error) (*abci.QueryResponse, error) {
 		return nil, fmt.Errorf("consensus: encode query result: %w", err)
 	}
 	return &abci.QueryResponse{Value: b}, nil
+}
+
+// pageResponse is a page of a list: the items as a JSON array (empty, not null, when there are
+// none) and the next page's cursor in Info.
+func pageResponse[T any](items []T, pg contracts.Page, err error) (*abci.QueryResponse, error) {
+	if items == nil {
+		items = []T{}
+	}
+	resp, err := jsonResponse(items, err)
+	if err != nil {
+		return nil, err
+	}
+	resp.Info = pg.Next
+	return resp, nil
 }
 
 func (a *App) prove(key []byte, height int64) (*abci.QueryResponse, error) {

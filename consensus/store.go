@@ -28,7 +28,22 @@ type StateStore interface {
 	IterateAt(version int64, start, end []byte, fn func(key, value []byte) bool) error
 	// Prove reads a committed key with an ICS23 proof of its presence or absence.
 	Prove(key []byte, version int64) ([]byte, *ics23.CommitmentProof, error)
+	// ReaderAt reads a committed version (0 means the latest) without holding the store's
+	// lock, so that a query's scan runs beside block execution rather than stalling it.
+	ReaderAt(version int64) (StateReader, error)
 }
+
+// StateReader reads one committed version of a StateStore.
+type StateReader = interface {
+	Get(key []byte) ([]byte, error)
+	Iterate(start, end []byte, fn func(key, value []byte) bool) error
+}
+
+// readerView is a StateReader as a read-only contracts.KV.
+type readerView struct{ StateReader }
+
+func (readerView) Set(_, _ []byte) error { return errReadOnly }
+func (readerView) Delete(_ []byte) error { return errReadOnly }
 
 var errReadOnly = errors.New("consensus: committed state is read-only")
 

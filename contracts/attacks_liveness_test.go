@@ -1,6 +1,10 @@
 package contracts
 
-import "testing"
+import (
+	"bytes"
+	"crypto/sha256"
+	"testing"
+)
 
 // The liveness half of the threat model: an attacker who fills state so that every block costs
 // more, or who piles work onto one block. Each row is one attack; it fails where a block's work
@@ -274,4 +278,47 @@ func TestIndexesMatchRecords(t *testing.T) {
 		t.Fatal("no index entries at all: the run did not exercise the indexes")
 	}
 	e.checkSupply()
+}
+
+// TestBeaconSeedsTheAuction: once validators have revealed secrets they committed to, a
+// block's seed is the beacon, whatever seed (block hash) the proposer could grind.
+func TestBeaconSeedsTheAuction(t *testing.T) {
+	e := livenessEnv(t, 2, 0, 1)
+	cons := consAddrOf(testConsKey(100))
+	secret := []byte("0123456789abcdef0123456789abcdef")
+	commit := sha256.Sum256(secret)
+	if _, err := e.m.ApplyBeacon(e.block(), 7, []BeaconShare{{ConsAddress: cons, Commit: commit}}); err != nil {
+		t.Fatal(err)
+	}
+	if v, _ := BeaconValue(e.kv); v != nil {
+		t.Fatal("a commitment alone set the beacon")
+	}
+	// A reveal that does not open the commitment counts for nothing.
+	wrong := bytes.Repeat([]byte{9}, 32)
+	if _, err := e.m.ApplyBeacon(e.block(), 8, []BeaconShare{{ConsAddress: cons, Reveal: wrong}}); err != nil {
+		t.Fatal(err)
+	}
+	if v, _ := BeaconValue(e.kv); v != nil {
+		t.Fatal("a reveal that does not open its commitment moved the beacon")
+	}
+	if _, err := e.m.ApplyBeacon(e.block(), 7, []BeaconShare{{ConsAddress: cons, Commit: commit}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.m.ApplyBeacon(e.block(), 8, []BeaconShare{{ConsAddress: cons, Reveal: secret}}); err != nil {
+		t.Fatal(err)
+	}
+	beacon, _ := BeaconValue(e.kv)
+	if len(beacon) != 32 {
+		t.Fatalf("beacon %x after an opened commitment", beacon)
+	}
+	for _, ground := range [][]byte{[]byte("hash-a"), []byte("hash-b")} {
+		b := e.block()
+		b.Seed = ground
+		if _, err := e.m.BeginBlock(b); err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(b.Seed, beacon) {
+			t.Fatalf("the block's seed is %x, not the beacon %x", b.Seed, beacon)
+		}
+	}
 }

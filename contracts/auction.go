@@ -139,7 +139,7 @@ func (x *exec) bidder(r *auctionRound, a Address) (*bidder, error) {
 
 // rejection counts why providers could not take a job, for the reason a client reads.
 type rejection struct {
-	noStake, jailed, tier, hardware, price, busy, already int
+	noStake, jailed, tier, hardware, price, busy, already, collateral int
 	// eligible providers, fewer than the job needs
 	eligible, needed int
 }
@@ -157,6 +157,7 @@ func (r rejection) String() string {
 	add(r.jailed, "are jailed")
 	add(r.busy, "are at capacity")
 	add(r.noStake, "have no provider stake")
+	add(r.collateral, "lack the free stake to lock this slot's collateral")
 	add(r.already, "already worked on this job")
 	if r.eligible > 0 {
 		s := fmt.Sprintf("only %d eligible providers for the %d the job needs", r.eligible, r.needed)
@@ -214,7 +215,18 @@ func (x *exec) selectProviders(j *Job, bidders []*bidder, n int) ([]scored, reje
 			why.busy++
 			continue
 		}
+		if !x.canCollateralize(b, ask) {
+			why.collateral++
+			continue
+		}
 		list = append(list, scored{b: b, ask: ask, score: x.score(j, b, ask)})
+	}
+	if j.Spec.Verification == VerifyRedundant {
+		// Redundant slots are drawn by stake, not won by score: see drawByStake.
+		if len(list) < n {
+			why.eligible, why.needed = len(list), n
+		}
+		return x.drawByStake(j, list, n), why
 	}
 	sort.Slice(list, func(i, k int) bool {
 		if list[i].score != list[k].score {
@@ -259,7 +271,7 @@ func (x *exec) score(j *Job, b *bidder, ask *uint256.Int) uint64 {
 func liveSlots(j *Job) int {
 	n := 0
 	for _, a := range j.Assignments {
-		if a.Status == AssignRunning || a.Status == AssignSubmitted || a.Status == AssignAccepted {
+		if a.Status == AssignRunning || a.Status == AssignCommitted || a.Status == AssignSubmitted || a.Status == AssignAccepted {
 			n++
 		}
 	}
@@ -318,6 +330,9 @@ func (x *exec) processJobs() error {
 			return err
 		}
 	}
+	if err := x.processVerification(h); err != nil {
+		return err
+	}
 	return x.clearAuction()
 }
 
@@ -337,22 +352,28 @@ func (x *exec) noShow(id uint64, slot int) error {
 	if err := x.releaseCapacity(a.Provider); err != nil {
 		return err
 	}
-	if err := x.punishProvider(a.Provider, x.params.NoShowSlashBps, x.params.ReputationNoShowDn, "unavailability", id, a.AssignedAt); err != nil {
+	if err := x.punishProvider(a.Provider, x.params.NoShowSlashBps, nil, x.params.ReputationNoShowDn, "unavailability", id, a.AssignedAt); err != nil {
 		return err
 	}
+	return x.slotLost(j, "the provider delivered no result by the deadline")
+}
+
+// slotLost re-auctions a job that lost a slot (no-show, or inputs its provider could not
+// fetch), once; after that a single-slot job fails and a redundant job is judged without it.
+func (x *exec) slotLost(j *Job, reason string) error {
 	if j.Spec.Verification != VerifyRedundant {
-		return x.retryOrFail(j, "the provider delivered no result by the deadline")
+		return x.retryOrFail(j, reason)
 	}
-	// Slots that miss the same deadline join one re-auction: the second no-show of a round is
-	// not a second round.
-	queued, err := x.st.kv.Get(pendingKey(j.Spec.Priority, id))
+	// Slots lost in the same round join one re-auction: the second loss of a round is not a
+	// second round.
+	queued, err := x.st.kv.Get(pendingKey(j.Spec.Priority, j.ID))
 	if err != nil {
 		return err
 	}
 	if j.Reauctions < 1 || queued != nil {
 		if queued == nil {
 			j.Reauctions++
-			x.emit(event("job_reauction", "job_id", uintStr(id), "reason", "a provider delivered no result by the deadline"))
+			x.emit(event("job_reauction", "job_id", uintStr(j.ID), "reason", reason))
 			if err := x.queueJob(j); err != nil {
 				return err
 			}

@@ -45,6 +45,8 @@ const (
 	CodeNotProvider       Code = 27
 	CodeNotValidator      Code = 28
 	CodeTooManyPending    Code = 40
+	CodeCollateralLocked  Code = 41
+	CodeDisputeOpen       Code = 42
 	CodeInternal          Code = 99
 )
 
@@ -79,6 +81,8 @@ var codeNames = map[Code]string{
 	CodeNotProvider:       "not_provider",
 	CodeNotValidator:      "not_validator",
 	CodeTooManyPending:    "too_many_pending",
+	CodeCollateralLocked:  "collateral_locked",
+	CodeDisputeOpen:       "dispute_open",
 	CodeInternal:          "internal",
 }
 

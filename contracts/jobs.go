@@ -227,6 +227,9 @@ func (x *exec) submitResult(sender Address, m *SubmitResult) error {
 	if j.Status.Final() {
 		return Errorf(CodeJobState, "job %d is already %s; it takes no more results", m.JobID, j.Status)
 	}
+	if j.Spec.Verification == VerifyRedundant {
+		return Errorf(CodeNotSupported, "job %d uses redundant verification: commit the result with CommitResult, then reveal it with RevealResult", m.JobID)
+	}
 	slot := assignmentOf(j, sender, AssignRunning)
 	if slot < 0 {
 		for _, a := range j.Assignments {
@@ -252,30 +255,37 @@ func (x *exec) submitResult(sender Address, m *SubmitResult) error {
 		a.Status = AssignAccepted
 		return x.finishWithResult(j, a.ResultCID)
 	case VerifySampled:
-		a.WindowEnd = uint64(x.block.Height) + x.params.ChallengeWindowBlocks
+		a.WindowEnd = uint64(x.block.Height) + x.challengeWindow(a)
 		j.Status = JobVerifying
 		if err := x.st.kv.Set(slotKey(prefixWindow, a.WindowEnd, j.ID, slot), marker); err != nil {
 			return err
 		}
 		return x.st.setJob(j)
 	default:
-		return x.tallyRedundant(j, false)
+		return Errorf(CodeInternal, "job %d has verification %s", j.ID, j.Spec.Verification)
 	}
 }
 
-// tallyRedundant judges a redundant job's results once every live slot has answered (or, with
-// final, once no slot can answer any more). The CID that more than half of k providers returned
-// wins: its providers are paid, the others are slashed as malicious. With no such majority the
-// results are void and the job fails: nothing shows who was wrong.
+// tallyRedundant moves a redundant job on once its slots have answered (or, with final, once
+// no slot can answer any more). While slots commit, nothing is public. Once none is running
+// and no re-auction is queued, the reveal phase opens; once every committed slot revealed (or
+// the reveal window closed: final), the results are judged. A slot that never revealed is
+// slashed like a wrong result: it could otherwise keep its result back once it saw the
+// others'. Unanimous results are accepted. On a bit-exact executor any disagreement is
+// settled by the validators' re-execution (a split dispute). Otherwise the CID more than half
+// of k providers returned wins, its providers are paid and the others are slashed; with no
+// such majority the results are void and the job fails: nothing shows who was wrong.
 func (x *exec) tallyRedundant(j *Job, final bool) error {
 	k := int(j.Spec.Redundancy)
-	running := 0
+	running, committed := 0, 0
 	counts := map[string]int{}
 	var order []string // first-seen order, for a deterministic walk
 	for _, a := range j.Assignments {
 		switch a.Status {
 		case AssignRunning:
 			running++
+		case AssignCommitted:
+			committed++
 		case AssignSubmitted:
 			if counts[a.ResultCID] == 0 {
 				order = append(order, a.ResultCID)
@@ -283,8 +293,46 @@ func (x *exec) tallyRedundant(j *Job, final bool) error {
 			counts[a.ResultCID]++
 		}
 	}
-	if running > 0 && !final {
-		return x.st.setJob(j)
+	if j.RevealEnd == 0 {
+		queued, err := x.st.kv.Get(pendingKey(j.Spec.Priority, j.ID))
+		if err != nil {
+			return err
+		}
+		if (running > 0 || queued != nil) && !final {
+			return x.st.setJob(j)
+		}
+		if committed > 0 {
+			return x.openRevealPhase(j)
+		}
+	} else {
+		if committed > 0 && !final {
+			return x.st.setJob(j)
+		}
+		if err := x.st.kv.Delete(slotKey(prefixRevealEnd, j.RevealEnd, j.ID, 0)); err != nil {
+			return err
+		}
+		final = true // the commit phase is over: no other slot can answer
+	}
+	for i := range j.Assignments {
+		a := &j.Assignments[i]
+		if a.Status != AssignCommitted {
+			continue
+		}
+		a.Status = AssignRejected
+		x.emit(event("reveal_missing", "job_id", uintStr(j.ID), "provider", a.Provider.String(), "slot", uintStr(uint64(i))))
+		if err := x.punishWrong(j, a, "malicious_result"); err != nil {
+			return err
+		}
+	}
+	if len(order) >= 2 && j.Spec.Reexecutable() {
+		if err := x.voidRunning(j); err != nil {
+			return err
+		}
+		total, err := x.totalPower()
+		if err != nil {
+			return err
+		}
+		return x.openDispute(j, &Dispute{JobID: j.ID, Kind: DisputeSplit, Eligible: total})
 	}
 	winner := ""
 	for _, cid := range order {
@@ -307,7 +355,7 @@ func (x *exec) tallyRedundant(j *Job, final bool) error {
 			a.Status = AssignAccepted
 		default:
 			a.Status = AssignRejected
-			if err := x.punishProvider(a.Provider, x.params.MaliciousSlashBps, x.params.ReputationBadDn, "malicious_result", j.ID, a.AssignedAt); err != nil {
+			if err := x.punishWrong(j, a, "malicious_result"); err != nil {
 				return err
 			}
 		}
@@ -319,47 +367,6 @@ func (x *exec) tallyRedundant(j *Job, final bool) error {
 		return x.closeJob(j, JobFailed, "the providers' results did not agree")
 	}
 	return x.finishWithResult(j, winner)
-}
-
-func (x *exec) challenge(sender Address, m *Challenge) error {
-	st, err := x.st.staker(sender)
-	if err != nil {
-		return err
-	}
-	if st == nil || !st.IsValidatorCandidate() || st.Jailed || st.ConsAddress() == nil {
-		return Errorf(CodeNotValidator, "account %s is not an active validator; only validators may challenge sampled results", sender)
-	}
-	if power, err := x.st.kv.Get(ValidatorSetKey(st.ConsAddress())); err != nil || power == nil {
-		if err != nil {
-			return err
-		}
-		return Errorf(CodeNotValidator, "account %s is not in the validator set", sender)
-	}
-	j, err := x.st.job(m.JobID)
-	if err != nil {
-		return err
-	}
-	if j == nil {
-		return Errorf(CodeNotFound, "there is no job %d", m.JobID)
-	}
-	slot := int(m.Slot)
-	if j.Spec.Verification != VerifySampled || slot >= len(j.Assignments) || j.Assignments[slot].Status != AssignSubmitted {
-		return Errorf(CodeJobState, "job %d slot %d has no sampled result waiting for challenges", m.JobID, m.Slot)
-	}
-	a := &j.Assignments[slot]
-	if a.ResultCID == m.ResultCID {
-		return Errorf(CodeInvalidArgument, "the re-execution matches the provider's result %s", m.ResultCID)
-	}
-	if err := x.st.kv.Delete(slotKey(prefixWindow, a.WindowEnd, j.ID, slot)); err != nil {
-		return err
-	}
-	a.Status = AssignRejected
-	x.emit(event("job_challenged", "job_id", uintStr(j.ID), "provider", a.Provider.String(), "challenger", sender.String(),
-		"claimed", a.ResultCID, "reexecuted", m.ResultCID))
-	if err := x.punishProvider(a.Provider, x.params.MaliciousSlashBps, x.params.ReputationBadDn, "malicious_result", j.ID, a.AssignedAt); err != nil {
-		return err
-	}
-	return x.retryOrFail(j, "a validator's re-execution contradicted the result")
 }
 
 // retryOrFail re-auctions a job that lost its only live slot, once; the second time it fails.
@@ -392,8 +399,9 @@ func (x *exec) releaseCapacity(who Address) error {
 }
 
 // punishProvider slashes a provider's stake as it was when the faulty assignment began
-// (assignedAt), unbonding entries that left since included, and lowers its reputation.
-func (x *exec) punishProvider(who Address, slashBps uint64, repDown int64, reason string, jobID, assignedAt uint64) error {
+// (assignedAt), unbonding entries that left since included, and at least atLeast when that is
+// set (the rest from the pool, capped at it), and lowers its reputation.
+func (x *exec) punishProvider(who Address, slashBps uint64, atLeast *uint256.Int, repDown int64, reason string, jobID, assignedAt uint64) error {
 	st, err := x.st.staker(who)
 	if err != nil {
 		return err
@@ -412,8 +420,28 @@ func (x *exec) punishProvider(who Address, slashBps uint64, repDown int64, reaso
 	if st == nil {
 		return nil
 	}
-	if _, err := x.slashAtHeight(st, slashBps, assignedAt, reason); err != nil {
+	total, err := x.slashAtHeight(st, slashBps, assignedAt, reason)
+	if err != nil {
 		return err
+	}
+	if atLeast != nil && atLeast.Gt(total) {
+		// The collateral floor: what the percentage left short comes from the pool.
+		extra, err := checkedSub(atLeast, total)
+		if err != nil {
+			return err
+		}
+		if extra.Gt(st.Tokens) {
+			extra = clone(st.Tokens)
+		}
+		if err := subFrom(st.Tokens, extra); err != nil {
+			return err
+		}
+		if err := x.splitBurnTreasury(extra, x.params.SlashBurnBps); err != nil {
+			return err
+		}
+		x.emit(event("slash", "staker", st.Address.String(), "reason", reason, "amount", extra.Dec(),
+			"from_pool", extra.Dec(), "from_unbonding", "0", "infraction_height", uint64Str(assignedAt),
+			"height", uint64Str(uint64(x.block.Height))))
 	}
 	x.adjustReputation(st, -repDown)
 	x.emit(event("provider_penalised", "provider", who.String(), "reason", reason, "job_id", uintStr(jobID)))
@@ -492,6 +520,9 @@ func (x *exec) pay(j *Job, a *Assignment) error {
 // capacity back, are not paid, and can no longer answer. A job that is settled leaves the
 // pending index.
 func (x *exec) closeJob(j *Job, status JobStatus, reason string) error {
+	if err := x.settleUnavailable(j); err != nil {
+		return err
+	}
 	for i := range j.Assignments {
 		a := &j.Assignments[i]
 		if a.Status != AssignRunning {

@@ -43,6 +43,10 @@ func jobMsgs() []Msg {
 		&SubmitResult{JobID: 9, ResultCID: "bafyresult", Commitment: bytes.Repeat([]byte{7}, 32)},
 		&Challenge{JobID: 9, Slot: 2, ResultCID: "bafyother"},
 		&Withdraw{Amount: CIRO(5)},
+		&CommitResult{JobID: 9, Seal: SealResult("bafyresult", testAddr(1), [32]byte{1})},
+		&RevealResult{JobID: 9, ResultCID: "bafyresult", Salt: [32]byte{1}, Commitment: bytes.Repeat([]byte{7}, 32)},
+		&DisputeVote{JobID: 9, ResultCID: "bafyresult"},
+		&ReportUnavailable{JobID: math.MaxUint64, Missing: "bafyinput"},
 	}
 }
 

@@ -14,11 +14,56 @@ const provBase = 20
 
 func pa(i int) Address { return testAddr(provBase + i) }
 
-// jobParams are testParams with a short challenge window.
+// jobParams are testParams with short challenge, reveal and dispute windows.
 func jobParams() Params {
 	p := testParams()
 	p.ChallengeWindowBlocks = 5
+	p.ChallengeWindowMaxBlocks = 8
+	p.RevealWindowBlocks = 3
+	p.DisputeWindowBlocks = 6
 	return p
+}
+
+// testSalt is provider p's salt in tests.
+func testSalt(p int) [32]byte { return [32]byte{0x5a, byte(p)} }
+
+// commit seals cid as provider p's answer to a redundant job.
+func (e *testEnv) commit(p int, id uint64, cid string) ([]Event, error) {
+	e.t.Helper()
+	return e.deliverEv(provBase+p, &CommitResult{JobID: id, Seal: SealResult(cid, pa(p), testSalt(p))})
+}
+
+// reveal opens provider p's seal with cid.
+func (e *testEnv) reveal(p int, id uint64, cid string) ([]Event, error) {
+	e.t.Helper()
+	return e.deliverEv(provBase+p, &RevealResult{JobID: id, ResultCID: cid, Salt: testSalt(p)})
+}
+
+// answerAll commits then reveals cids[n] for slot n's provider, failing the test on an error.
+func (e *testEnv) answerAll(id uint64, provs []int, cids []string) []Event {
+	e.t.Helper()
+	var evs []Event
+	for n, p := range provs {
+		ev, err := e.commit(p, id, cids[n])
+		if err != nil {
+			e.t.Fatalf("commit of provider %d: %v", p, err)
+		}
+		evs = append(evs, ev...)
+	}
+	for n, p := range provs {
+		ev, err := e.reveal(p, id, cids[n])
+		if err != nil {
+			e.t.Fatalf("reveal of provider %d: %v", p, err)
+		}
+		evs = append(evs, ev...)
+	}
+	return evs
+}
+
+// bitExact makes a spec run on the wasi executor, which validators can re-execute.
+func bitExact(s JobSpec) JobSpec {
+	s.Requirements.Frameworks = []string{"wasi"}
+	return s
 }
 
 // newJobEnv starts a chain with one provider staker per stake (not yet registered).
@@ -47,7 +92,7 @@ func offer(price *uint256.Int, capacity uint32) *RegisterProvider {
 		asks = append(asks, Ask{Type: t, Price: clone(price)})
 	}
 	return &RegisterProvider{Caps: CapCUDA | CapFP16 | CapTensorCores, GPUModel: "A100", GPUCount: 2, VRAMMiB: 40_960,
-		Frameworks: []string{"PyTorch", "ONNX"}, Region: "eu", Capacity: capacity, Asks: asks}
+		Frameworks: []string{"PyTorch", "ONNX", "wasi"}, Region: "eu", Capacity: capacity, Asks: asks}
 }
 
 // jspec is a standard, unverified AIInference job that offer() providers meet.

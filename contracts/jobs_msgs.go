@@ -1,6 +1,11 @@
 package contracts
 
-import "github.com/holiman/uint256"
+import (
+	"crypto/sha256"
+	"encoding/binary"
+
+	"github.com/holiman/uint256"
+)
 
 // Transaction types of the job market. Numbers are part of the wire format.
 const (
@@ -10,12 +15,20 @@ const (
 	TxSubmitResult     TxType = 19
 	TxChallenge        TxType = 20
 	TxWithdraw         TxType = 21
+	// Verification and availability (commit-reveal, disputes settled by validators' votes,
+	// inputs a provider cannot fetch).
+	TxCommitResult      TxType = 32
+	TxRevealResult      TxType = 33
+	TxDisputeVote       TxType = 34
+	TxReportUnavailable TxType = 35
 )
 
 func init() {
 	for t, n := range map[TxType]string{
 		TxSubmitJob: "submit_job", TxCancelJob: "cancel_job", TxRegisterProvider: "register_provider",
 		TxSubmitResult: "submit_result", TxChallenge: "challenge", TxWithdraw: "withdraw",
+		TxCommitResult: "commit_result", TxRevealResult: "reveal_result", TxDisputeVote: "dispute_vote",
+		TxReportUnavailable: "report_unavailable",
 	} {
 		txTypeNames[t] = n
 	}
@@ -116,8 +129,10 @@ func (m *SubmitResult) decode(d *decoder) {
 	m.Commitment = d.bytes(maxCommitmentLen)
 }
 
-// Challenge is a validator's evidence against a sampled result: it re-ran the job with the same
-// executor and got ResultCID instead.
+// Challenge is a validator's claim against a sampled result: it re-ran the job with the same
+// executor and got ResultCID instead. It locks a bond (ChallengeBond, at least the slot's
+// price) and opens a dispute that the other validators settle by re-execution (DisputeVote);
+// the bond is lost if their quorum confirms the provider's result.
 type Challenge struct {
 	JobID     uint64
 	Slot      uint8
@@ -149,3 +164,118 @@ func (*Withdraw) Type() TxType         { return TxWithdraw }
 func (*Withdraw) ValidateBasic() error { return nil }
 func (m *Withdraw) encode(e *encoder)  { e.amount(m.Amount) }
 func (m *Withdraw) decode(d *decoder)  { m.Amount = d.amount() }
+
+// SealResult is the commitment a redundant slot posts before any result is public:
+//
+//	SHA-256("ciro/seal/v1" ‖ len(result CID) ‖ result CID ‖ provider ‖ salt)
+//
+// The provider's address in the preimage stops a provider from re-posting another slot's seal,
+// and the salt stops anyone from testing guesses of the CID against it.
+func SealResult(resultCID string, provider Address, salt [32]byte) [32]byte {
+	h := sha256.New()
+	h.Write([]byte("ciro/seal/v1"))
+	h.Write(binary.BigEndian.AppendUint64(nil, uint64(len(resultCID))))
+	h.Write([]byte(resultCID))
+	h.Write(provider[:])
+	h.Write(salt[:])
+	var out [32]byte
+	copy(out[:], h.Sum(nil))
+	return out
+}
+
+// CommitResult is a redundant slot's sealed answer: Seal is SealResult(result CID, provider,
+// salt). The result itself follows in RevealResult once every slot has committed.
+type CommitResult struct {
+	JobID uint64
+	Seal  [32]byte
+}
+
+func (*CommitResult) Type() TxType { return TxCommitResult }
+func (m *CommitResult) ValidateBasic() error {
+	if m.Seal == ([32]byte{}) {
+		return Errorf(CodeInvalidArgument, "a commitment needs a seal")
+	}
+	return nil
+}
+func (m *CommitResult) encode(e *encoder) {
+	e.u64(m.JobID)
+	e.fixed(m.Seal[:])
+}
+func (m *CommitResult) decode(d *decoder) {
+	m.JobID = d.u64()
+	copy(m.Seal[:], d.fixed(sealLen))
+}
+
+// RevealResult opens a redundant slot's seal: the result CID and the salt it was sealed with,
+// and optionally the same opaque commitment SubmitResult carries.
+type RevealResult struct {
+	JobID      uint64
+	ResultCID  string
+	Salt       [32]byte
+	Commitment []byte
+}
+
+func (*RevealResult) Type() TxType { return TxRevealResult }
+func (m *RevealResult) ValidateBasic() error {
+	if m.ResultCID == "" {
+		return Errorf(CodeInvalidArgument, "a reveal needs the result CID")
+	}
+	return nil
+}
+func (m *RevealResult) encode(e *encoder) {
+	e.u64(m.JobID)
+	e.str(m.ResultCID)
+	e.fixed(m.Salt[:])
+	e.bytes(m.Commitment)
+}
+func (m *RevealResult) decode(d *decoder) {
+	m.JobID = d.u64()
+	m.ResultCID = d.str(maxCIDLen)
+	copy(m.Salt[:], d.fixed(sealLen))
+	m.Commitment = d.bytes(maxCommitmentLen)
+}
+
+// DisputeVote is a validator's re-execution of a disputed job: the result CID it got.
+type DisputeVote struct {
+	JobID     uint64
+	ResultCID string
+}
+
+func (*DisputeVote) Type() TxType { return TxDisputeVote }
+func (m *DisputeVote) ValidateBasic() error {
+	if m.ResultCID == "" {
+		return Errorf(CodeInvalidArgument, "a dispute vote needs the re-execution's result CID")
+	}
+	return nil
+}
+func (m *DisputeVote) encode(e *encoder) {
+	e.u64(m.JobID)
+	e.str(m.ResultCID)
+}
+func (m *DisputeVote) decode(d *decoder) {
+	m.JobID = d.u64()
+	m.ResultCID = d.str(maxCIDLen)
+}
+
+// ReportUnavailable is an assigned provider's statement that it cannot fetch the job's inputs;
+// Missing names the CID it could not get.
+type ReportUnavailable struct {
+	JobID   uint64
+	Missing string
+}
+
+func (*ReportUnavailable) Type() TxType { return TxReportUnavailable }
+func (m *ReportUnavailable) ValidateBasic() error {
+	if m.Missing == "" {
+		return Errorf(CodeInvalidArgument, "a report of unavailable inputs needs the CID that could not be fetched")
+	}
+	return nil
+}
+func (m *ReportUnavailable) encode(e *encoder) {
+	e.u64(m.JobID)
+	e.str(m.Missing)
+}
+func (m *ReportUnavailable) decode(d *decoder) {
+	m.JobID = d.u64()
+	m.Missing = d.str(maxCIDLen)
+}

@@ -24,7 +24,7 @@ const (
 	jsValBase    = 30
 )
 
-var jsFrameworks = []string{"PyTorch", "TensorFlow", "ONNX", "ComfyUI", "FFmpeg"}
+var jsFrameworks = []string{"PyTorch", "TensorFlow", "ONNX", "ComfyUI", "FFmpeg", "wasi"}
 
 func jobSimGenesis() *Genesis {
 	p := jobParams()
@@ -134,6 +134,9 @@ func (s *jobSim) randSpec() JobSpec {
 	if r.Intn(2) == 0 {
 		sp.Requirements.Frameworks = []string{jsFrameworks[r.Intn(len(jsFrameworks))]}
 	}
+	if sp.Verification != VerifyNone && r.Intn(2) == 0 {
+		sp.Requirements.Frameworks = []string{"wasi"} // re-executable: disputes can settle it
+	}
 	switch r.Intn(40) {
 	case 0:
 		sp.Type = JobType(NumJobTypes + r.Intn(5))
@@ -190,6 +193,23 @@ func (s *jobSim) genMsg() (int, Msg) {
 		case 1:
 			who = client // a stranger
 		}
+		if j != nil && j.Spec.Verification == VerifyRedundant {
+			// Commit, then reveal: mostly from a slot in the right state. The salt is a
+			// function of the job and provider, and the revealed CID is sometimes not the one
+			// sealed.
+			commit := r.Intn(2) == 0
+			for _, a := range j.Assignments {
+				if r.Intn(4) > 0 && (a.Status == AssignRunning || a.Status == AssignCommitted) {
+					who, commit = accIndex(s.t, a.Provider), a.Status == AssignRunning
+					break
+				}
+			}
+			salt := [32]byte{byte(id), byte(who)}
+			if commit {
+				return who, &CommitResult{JobID: id, Seal: SealResult("res-"+uintStr(id), testAddr(who), salt)}
+			}
+			return who, &RevealResult{JobID: id, ResultCID: cid, Salt: salt}
+		}
 		return who, &SubmitResult{JobID: id, ResultCID: cid, Commitment: []byte{byte(r.Intn(256))}}
 	case n < 67:
 		s.stats["challenge"]++
@@ -199,6 +219,12 @@ func (s *jobSim) genMsg() (int, Msg) {
 			from = client
 		}
 		cid := "reexec-" + strconv.Itoa(r.Intn(2))
+		if d, _ := GetDispute(s.kv, id); d != nil && r.Intn(4) > 0 {
+			if r.Intn(2) == 0 {
+				cid = "res-" + uintStr(id)
+			}
+			return from, &DisputeVote{JobID: id, ResultCID: cid}
+		}
 		slot := uint8(0)
 		if j, _ := GetJob(s.kv, id); j != nil {
 			for i, a := range j.Assignments {
@@ -409,7 +435,11 @@ func (s *jobSim) checkJobInvariants() {
 			s.final[j.ID] = string(v)
 		} else {
 			open = append(open, j.ID)
-			if !j.Escrow.Eq(orig) || !j.Paid.IsZero() || !j.Refunded.IsZero() {
+			held := clone(orig)
+			if d, _ := GetDispute(s.kv, j.ID); d != nil {
+				held.Add(held, d.Bond) // a challenge's bond waits in the escrow
+			}
+			if !j.Escrow.Eq(held) || !j.Paid.IsZero() || !j.Refunded.IsZero() {
 				t.Fatalf("height %d: open job %d escrow %s of %s", h, j.ID, j.Escrow, orig)
 			}
 		}
@@ -492,7 +522,7 @@ func TestJobMarketRandomOps(t *testing.T) {
 	}
 	// Let every job run out: empty blocks past the last deadline, re-auction and window. No
 	// escrow may stay locked.
-	for i := 0; i < 25; i++ {
+	for i := 0; i < 40; i++ {
 		blocks = append(blocks, s.genBlockN(0))
 	}
 	if sup, _ := CheckSupply(s.kv); !sup.Escrow.IsZero() || len(s.open) != 0 {
@@ -502,7 +532,8 @@ func TestJobMarketRandomOps(t *testing.T) {
 		"submit_job not_supported", "submit_result ok", "submit_result duplicate_result", "submit_result not_assigned", "submit_result job_state",
 		"challenge ok", "challenge not_validator", "cancel_job ok", "cancel_job job_state", "withdraw ok", "withdraw insufficient_funds",
 		"register_provider ok", "register_provider not_provider", "paid", "ev job_no_show", "ev job_reauction", "ev job_challenged",
-		"ev provider_penalised", "transfer ok", "stake ok", "unstake ok", "delegate ok", "burn ok", "ev epoch_rewards", "ev reward"} {
+		"ev provider_penalised", "commit_result ok", "reveal_result ok", "dispute_vote ok", "ev dispute_resolved",
+		"ev job_reveal_open", "ev reveal_mismatch", "transfer ok", "stake ok", "unstake ok", "delegate ok", "burn ok", "ev epoch_rewards", "ev reward"} {
 		if s.stats[k] == 0 {
 			t.Errorf("the random run never produced %q", k)
 		}

@@ -29,7 +29,9 @@ func TestClosedJobSettlesRunningSlots(t *testing.T) {
 	id, _ := e.submit(0, redundant(jspec(4), 5))
 	e.step()
 	first := e.assigned(id)
-	e.send(provBase+first[0], &SubmitResult{JobID: id, ResultCID: "X"})
+	if _, err := e.commit(first[0], id, "X"); err != nil {
+		t.Fatal(err)
+	}
 	for e.height < 4 {
 		e.step()
 	}
@@ -50,7 +52,12 @@ func TestClosedJobSettlesRunningSlots(t *testing.T) {
 	for uint64(e.height) < dl {
 		e.step()
 	}
-	evs = e.endBlockEv() // all four re-auctioned slots miss: the job is judged on the one result
+	evs = e.endBlockEv() // all four re-auctioned slots miss: the one committed slot reveals
+	only(t, evs, "job_reveal_open")
+	e.beginBlock(5, nil, nil)
+	if _, err := e.reveal(first[0], id, "X"); err != nil {
+		t.Fatal(err)
+	}
 	j = e.job(id)
 	if j.Status != JobCompleted || j.ResultCID != "X" {
 		t.Fatalf("job %s %q", j.Status, j.ResultCID)
@@ -70,7 +77,7 @@ func TestClosedJobSettlesRunningSlots(t *testing.T) {
 	}
 	e.beginBlock(5, nil, nil)
 	for _, p := range late {
-		_, err := e.deliverEv(provBase+p, &SubmitResult{JobID: id, ResultCID: "X"})
+		_, err := e.commit(p, id, "X")
 		wantCode(t, err, CodeJobState)
 	}
 	e.step()
@@ -115,10 +122,16 @@ func TestRedundantReauctionWithoutProviders(t *testing.T) {
 	id, escrow := e.submit(0, redundant(jspec(3), 2))
 	e.step()
 	slots := e.assigned(id)
-	e.send(provBase+slots[0], &SubmitResult{JobID: id, ResultCID: "X"})
+	if _, err := e.commit(slots[0], id, "X"); err != nil {
+		t.Fatal(err)
+	}
 	e.step()
 	evs := e.step() // height 3: slots[1] misses; nobody else can take the slot
 	only(t, evs, "job_no_show")
+	only(t, evs, "job_reveal_open")
+	if _, err := e.reveal(slots[0], id, "X"); err != nil {
+		t.Fatal(err)
+	}
 	j := e.job(id)
 	if j.Status != JobCompleted || j.ResultCID != "X" {
 		t.Fatalf("job %s %q: %s", j.Status, j.Reason, renderEvents(evs))

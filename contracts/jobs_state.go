@@ -11,13 +11,20 @@ const (
 	prefixWindow      byte = 0x24 // | height | id | slot → sampled result's challenge window end
 	prefixProviderJob byte = 0x25 // | provider | id → slot, for a provider's open assignments
 	prefixLoad        byte = 0x27 // → network load (running assignments, total capacity)
-	prefixClientJob   byte = 0x28 // | client | id → marker, for a client's jobs
+	prefixClientJob   byte = 0x28 // | client | ^id → marker, for a client's jobs, newest first
 	// 0x29, 0x2a: the ask indexes (index.go)
 	prefixPendingExpiry byte = 0x2b // | height | id → pending job whose wait for a provider ends then
 	prefixFresh         byte = 0x2c // | 3-priority | id → job queued during this block
 	prefixClientPending byte = 0x2d // | client → how many of the client's jobs are pending
 	prefixAuctionCursor byte = 0x2e // → the pending key the backlog scan last visited
+	prefixDispute       byte = 0x30 // | id → Dispute, a job's open dispute
+	prefixDisputeEnd    byte = 0x31 // | height | id | 0 → open dispute's last height
+	prefixRevealEnd     byte = 0x32 // | height | id | 0 → redundant job's reveal window end
 )
+
+func disputeKey(id uint64) []byte {
+	return binary.BigEndian.AppendUint64([]byte{prefixDispute}, id)
+}
 
 // marker is the value of index entries: the store refuses empty values.
 var marker = []byte{1}
@@ -43,7 +50,7 @@ func providerJobKey(p Address, id uint64) []byte {
 }
 
 func clientJobKey(c Address, id uint64) []byte {
-	return binary.BigEndian.AppendUint64(append([]byte{prefixClientJob}, c[:]...), id)
+	return binary.BigEndian.AppendUint64(append([]byte{prefixClientJob}, c[:]...), ^id)
 }
 
 // networkLoad feeds u, the utilisation in the network fee.

@@ -79,7 +79,7 @@ func TestSubmitJobEscrowAndEvents(t *testing.T) {
 	if v, _ := e.kv.Get(pendingKey(PriorityHigh, 1)); v == nil {
 		t.Fatal("no pending index entry")
 	}
-	if js, _ := ListClientJobs(e.kv, testAddr(0), 10); len(js) != 1 || js[0].ID != 1 {
+	if js, _, _ := ClientJobsPage(e.kv, testAddr(0), "", 10); len(js) != 1 || js[0].ID != 1 {
 		t.Fatalf("client index: %v", js)
 	}
 	e.checkSupply()

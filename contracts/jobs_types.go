@@ -163,6 +163,7 @@ const (
 	maxAsks          = NumJobTypes
 	maxReasonLen     = 256
 	maxCommitmentLen = 64
+	sealLen          = 32
 )
 
 // Requirements is what a provider must have to take a job.
@@ -261,6 +262,27 @@ func (s *JobSpec) Validate() error {
 	return nil
 }
 
+// Bit-exact runtimes: a job that names one of them runs on an executor whose output is the
+// same on every machine (the provider agent's planner picks these frameworks first), so a
+// validator's re-execution can prove a result wrong. Any other job (Docker, GPU floating
+// point) cannot be judged by re-execution: it cannot be challenged, and a redundant split on
+// it is voided without a slash.
+const (
+	frameworkWASI        = "wasi"
+	frameworkCiroONNXInt = "ciro-onnx-int"
+)
+
+// Reexecutable reports whether the job runs on a bit-exact executor, so that validators'
+// re-execution can settle a dispute about its result.
+func (s *JobSpec) Reexecutable() bool {
+	for _, f := range s.Requirements.Frameworks {
+		if f == frameworkWASI || f == frameworkCiroONNXInt {
+			return true
+		}
+	}
+	return false
+}
+
 // Ask is a provider's standing price for one job type.
 type Ask struct {
 	Type  JobType      `json:"type"`
@@ -278,9 +300,16 @@ const (
 	AssignRejected                          // result lost the vote or was challenged: slashed, unpaid
 	AssignNoShow                            // deadline passed with no result: slashed, unpaid
 	AssignVoid                              // judged neither way (no majority): unpaid, not slashed
+	// AssignCommitted is a redundant slot that sealed its result (CommitResult) and has not
+	// revealed it yet.
+	AssignCommitted
+	// AssignUnavailable is a slot whose provider reported that it could not fetch the job's
+	// inputs (ReportUnavailable). It is judged when the job settles: paid the attempt fee when
+	// no provider could fetch them, slashed like a no-show when another provider did.
+	AssignUnavailable
 )
 
-var assignmentNames = []string{"running", "submitted", "accepted", "rejected", "no_show", "void"}
+var assignmentNames = []string{"running", "submitted", "accepted", "rejected", "no_show", "void", "committed", "unavailable"}
 
 func (s AssignmentStatus) String() string {
 	if int(s) < len(assignmentNames) {
@@ -314,6 +343,8 @@ type Assignment struct {
 	Commitment []byte           `json:"commitment,omitempty"`
 	// WindowEnd is the last height of a sampled result's challenge window.
 	WindowEnd uint64 `json:"window_end,omitempty"`
+	// Seal is a redundant slot's commitment, SealResult(result CID, provider, salt).
+	Seal []byte `json:"seal,omitempty"`
 }
 
 // Job is a client's order and everything that happened to it.
@@ -332,6 +363,9 @@ type Job struct {
 	Refunded    *uint256.Int `json:"refunded"` // to the client
 	SettledAt   uint64       `json:"settled_at,omitempty"`
 	Reason      string       `json:"reason,omitempty"`
+	// RevealEnd, for a redundant job, is 0 while its slots commit, then the last height at
+	// which a committed slot may reveal its result.
+	RevealEnd uint64 `json:"reveal_end,omitempty"`
 }
 
 func (j *Job) encode() []byte {
@@ -354,12 +388,14 @@ func (j *Job) encode() []byte {
 		e.str(a.ResultCID)
 		e.bytes(a.Commitment)
 		e.u64(a.WindowEnd)
+		e.bytes(a.Seal)
 	}
 	e.str(j.ResultCID)
 	e.amount(j.Paid)
 	e.amount(j.Refunded)
 	e.u64(j.SettledAt)
 	e.str(j.Reason)
+	e.u64(j.RevealEnd)
 	return e.buf
 }
 
@@ -389,6 +425,7 @@ func DecodeJob(b []byte) (*Job, error) {
 		a.ResultCID = d.str(maxCIDLen)
 		a.Commitment = d.bytes(maxCommitmentLen)
 		a.WindowEnd = d.u64()
+		a.Seal = d.bytes(sealLen)
 		j.Assignments = append(j.Assignments, a)
 	}
 	j.ResultCID = d.str(maxCIDLen)
@@ -396,6 +433,7 @@ func DecodeJob(b []byte) (*Job, error) {
 	j.Refunded = d.amount()
 	j.SettledAt = d.u64()
 	j.Reason = d.str(maxReasonLen)
+	j.RevealEnd = d.u64()
 	return j, d.finish()
 }
 

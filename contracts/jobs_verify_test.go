@@ -36,17 +36,30 @@ func TestRedundantVerification(t *testing.T) {
 			rep[p] = e.staker(pa(p)).Reputation
 		}
 		var evs []Event
+		cids := map[int]string{}
 		for n, p := range slots {
-			cid := "bafyX"
+			cids[p] = "bafyX"
 			if p == minority {
-				cid = "bafyY"
+				cids[p] = "bafyY"
 			}
-			ev, err := e.deliverEv(provBase+p, &SubmitResult{JobID: id, ResultCID: cid})
+			ev, err := e.commit(p, id, cids[p])
+			if err != nil {
+				t.Fatal(err)
+			}
+			if n < 2 {
+				if _, err := e.reveal(p, id, cids[p]); CodeOf(err) != CodeTooEarly {
+					t.Fatalf("a reveal before every slot committed: %v", err)
+				}
+			}
+			evs = append(evs, ev...)
+		}
+		for n, p := range slots {
+			ev, err := e.reveal(p, id, cids[p])
 			if err != nil {
 				t.Fatal(err)
 			}
 			if n < 2 && e.job(id).Status != JobAssigned {
-				t.Fatalf("judged after %d of 3 results", n+1)
+				t.Fatalf("judged after %d of 3 reveals", n+1)
 			}
 			evs = append(evs, ev...)
 		}
@@ -96,12 +109,12 @@ func TestRedundantVerification(t *testing.T) {
 		id, escrow := e.submit(0, redundant(jspec(50), 3))
 		e.step()
 		toks := map[int]*uint256.Int{}
+		var cids []string
 		for n, p := range e.assigned(id) {
 			toks[p] = clone(e.staker(pa(p)).Tokens)
-			if _, err := e.deliverEv(provBase+p, &SubmitResult{JobID: id, ResultCID: "bafy" + string(rune('A'+n))}); err != nil {
-				t.Fatal(err)
-			}
+			cids = append(cids, "bafy"+string(rune('A'+n)))
 		}
+		e.answerAll(id, e.assigned(id), cids)
 		j := e.job(id)
 		if j.Status != JobFailed || !strings.Contains(j.Reason, "did not agree") {
 			t.Fatalf("job %s %q", j.Status, j.Reason)
@@ -127,7 +140,7 @@ func TestSampledVerification(t *testing.T) {
 		e := newJobEnv(t, jobParams(), enterprise(), enterprise())
 		e.register(0, offer(CIRO(1), 2))
 		e.register(1, offer(CIRO(1), 2))
-		id, _ := e.submit(0, sampled(jspec(50)))
+		id, _ := e.submit(0, bitExact(sampled(jspec(50))))
 		e.step()
 		p := e.assigned(id)[0]
 		if _, err := e.deliverEv(provBase+p, &SubmitResult{JobID: id, ResultCID: "bafyR"}); err != nil {
@@ -139,16 +152,17 @@ func TestSampledVerification(t *testing.T) {
 		e, id, p := setup(t)
 		at := uint64(e.height)
 		j := e.job(id)
-		if j.Status != JobVerifying || j.Assignments[0].WindowEnd != at+e.p.ChallengeWindowBlocks || !e.prov(p).Earnings.IsZero() {
+		// A 49-block job: its window is the ceiling, 8 blocks.
+		if j.Status != JobVerifying || j.Assignments[0].WindowEnd != at+e.p.ChallengeWindowMaxBlocks || !e.prov(p).Earnings.IsZero() {
 			t.Fatalf("job %+v", j)
 		}
 		if e.prov(p).Active != 0 {
 			t.Fatal("a submitted sampled slot still holds capacity")
 		}
-		for uint64(e.height) < at+e.p.ChallengeWindowBlocks {
+		for uint64(e.height) < at+e.p.ChallengeWindowMaxBlocks {
 			e.step()
 			if e.job(id).Status != JobVerifying {
-				t.Fatalf("settled at height %d, before the window ends at %d", e.height, at+e.p.ChallengeWindowBlocks)
+				t.Fatalf("settled at height %d, before the window ends at %d", e.height, at+e.p.ChallengeWindowMaxBlocks)
 			}
 		}
 		evs := e.endBlockEv()
@@ -175,12 +189,25 @@ func TestSampledVerification(t *testing.T) {
 		wantCode(t, err, CodeInvalidArgument)
 		_, err = e.deliverEv(10, &Challenge{JobID: id, Slot: 3, ResultCID: "bafyOther"})
 		wantCode(t, err, CodeJobState)
+		bal10 := clone(e.balance(10))
 		evs, err := e.deliverEv(10, &Challenge{JobID: id, Slot: 0, ResultCID: "bafyOther"})
 		if err != nil {
 			t.Fatal(err)
 		}
 		only(t, evs, "job_challenged")
+		only(t, evs, "dispute_opened")
+		wantAmt(t, "challenger's balance with the bond locked", e.balance(10), sub(sub(bal10, e.p.ChallengeBond), e.p.MinTxFee))
+		if len(eventsOf(evs, "provider_penalised")) != 0 {
+			t.Fatal("slashed on one validator's word")
+		}
+		_, err = e.deliverEv(10, &DisputeVote{JobID: id, ResultCID: "bafyOther"})
+		wantCode(t, err, CodeUnauthorized) // the challenger does not count
+		evs, err = e.deliverEv(11, &DisputeVote{JobID: id, ResultCID: "bafyOther"})
+		if err != nil {
+			t.Fatal(err)
+		}
 		only(t, evs, "job_reauction")
+		wantAmt(t, "challenger's balance with the bond back", e.balance(10), sub(bal10, mul(e.p.MinTxFee, 2)))
 		wantAmt(t, "challenged stake", e.staker(pa(p)).Tokens, sub(tok, bps(tok, e.p.MaliciousSlashBps)))
 		if e.staker(pa(p)).Reputation != rep-e.p.ReputationBadDn {
 			t.Fatal("reputation not lowered")
@@ -198,6 +225,9 @@ func TestSampledVerification(t *testing.T) {
 			t.Fatal(err)
 		}
 		if _, err := e.deliverEv(11, &Challenge{JobID: id, Slot: 1, ResultCID: "bafyOther"}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := e.deliverEv(10, &DisputeVote{JobID: id, ResultCID: "bafyOther"}); err != nil {
 			t.Fatal(err)
 		}
 		j = e.job(id)

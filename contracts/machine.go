@@ -16,7 +16,9 @@ type Block struct {
 	Votes []Vote
 	// Misbehavior is evidence of consensus faults committed in this block.
 	Misbehavior []Misbehavior
-	// Seed is randomness from committed data: the decided block's hash.
+	// Seed is randomness from committed data: the randomness beacon as it stood before the
+	// block (beacon.go), which BeginBlock sets, or the decided block's hash before the beacon
+	// has a value.
 	Seed []byte
 }
 
@@ -108,12 +110,20 @@ func (m *Machine) newExec(kv KV, b *Block) (*exec, error) {
 
 func (x *exec) emit(e Event) { x.events = append(x.events, e) }
 
-// BeginBlock runs what happens before a block's transactions: evidence is slashed, downtime
-// counted, and matured unbondings paid out.
+// BeginBlock runs what happens before a block's transactions: the block's seed is taken from
+// the randomness beacon once it has a value, evidence is slashed, downtime counted, and matured
+// unbondings paid out.
 func (m *Machine) BeginBlock(b *Block) ([]Event, error) {
 	x, err := m.newExec(m.kv, b)
 	if err != nil {
 		return nil, err
+	}
+	beacon, err := BeaconValue(m.kv)
+	if err != nil {
+		return nil, err
+	}
+	if beacon != nil {
+		b.Seed = beacon
 	}
 	if err := x.handleMisbehavior(); err != nil {
 		return nil, fmt.Errorf("misbehavior: %w", err)
@@ -276,6 +286,14 @@ func (x *exec) run(tx *Tx) error {
 		return x.challenge(sender, m)
 	case *Withdraw:
 		return x.withdraw(sender, m.Amount)
+	case *CommitResult:
+		return x.commitResult(sender, m)
+	case *RevealResult:
+		return x.revealResult(sender, m)
+	case *DisputeVote:
+		return x.disputeVote(sender, m)
+	case *ReportUnavailable:
+		return x.reportUnavailable(sender, m)
 	}
 	return Errorf(CodeUnknownType, "transaction type %d is not known", tx.Msg.Type())
 }

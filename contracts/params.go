@@ -59,8 +59,28 @@ type Params struct {
 	MinJobPrice *uint256.Int `json:"min_job_price"`
 	// MaxJobDeadlineBlocks bounds how far ahead a job's deadline may be.
 	MaxJobDeadlineBlocks uint64 `json:"max_job_deadline_blocks"`
-	// ChallengeWindowBlocks is how long a sampled result waits for a validator's challenge.
-	ChallengeWindowBlocks uint64 `json:"challenge_window_blocks"`
+	// ChallengeWindowBlocks is the shortest time a sampled result waits for a validator's
+	// challenge. The window grows with the job's declared work, its execution window (deadline
+	// minus assignment height), since a validator needs about as long to re-run it, up to
+	// ChallengeWindowMaxBlocks.
+	ChallengeWindowBlocks    uint64 `json:"challenge_window_blocks"`
+	ChallengeWindowMaxBlocks uint64 `json:"challenge_window_max_blocks"`
+	// ChallengeBond is the least bond a challenge locks (the bond is at least the disputed
+	// slot's price too); a challenge the validators' quorum rejects loses it.
+	ChallengeBond *uint256.Int `json:"challenge_bond"`
+	// DisputeWindowBlocks is how long the validators have to re-execute a disputed job and
+	// vote; without a quorum by then the result stands and the bond is returned.
+	DisputeWindowBlocks uint64 `json:"dispute_window_blocks"`
+	// RevealWindowBlocks is how long a redundant job's committed slots have to reveal once
+	// every slot has committed (or the others missed their deadline).
+	RevealWindowBlocks uint64 `json:"reveal_window_blocks"`
+	// SlotCollateralBps is the collateral each assignment locks in its provider's stake, as a
+	// share of its price (20000: twice the price). A slot proven wrong is slashed at least
+	// this much, so a caught majority loses more than the job pays.
+	SlotCollateralBps uint64 `json:"slot_collateral_bps"`
+	// UnavailableFeeBps is the share of a slot's price the client pays a provider that reported
+	// the job's inputs unavailable, when no provider could fetch them.
+	UnavailableFeeBps uint64 `json:"unavailable_fee_bps"`
 	// MinAssignWindowBlocks is the least time a provider is given to answer: a job whose
 	// deadline is closer than that when a provider frees up expires instead of being assigned.
 	MinAssignWindowBlocks uint64 `json:"min_assign_window_blocks"`
@@ -142,6 +162,15 @@ func DefaultParams() Params {
 		EpochBlocks:          100,
 		InflationPerEpoch:    CIRO(8),
 		BonusMinVerifiedJobs: 20,
+
+		// Verification: a day of 1 s blocks is the longest a payment waits on a challenge
+		// window; a slot locks twice its price.
+		ChallengeWindowMaxBlocks: 86_400,
+		ChallengeBond:            CIRO(1),
+		DisputeWindowBlocks:      600,
+		RevealWindowBlocks:       50,
+		SlotCollateralBps:        20_000,
+		UnavailableFeeBps:        1000,
 	}
 }
 
@@ -178,6 +207,14 @@ func (p Params) Validate() error {
 		return fmt.Errorf("max_job_deadline_blocks, challenge_window_blocks and max_assignments_per_block must be positive")
 	case p.MinAssignWindowBlocks == 0 || p.MinAssignWindowBlocks > p.MaxJobDeadlineBlocks:
 		return fmt.Errorf("min_assign_window_blocks must be within 1..max_job_deadline_blocks")
+	case p.ChallengeWindowMaxBlocks < p.ChallengeWindowBlocks:
+		return fmt.Errorf("challenge_window_max_blocks must be at least challenge_window_blocks")
+	case p.ChallengeBond == nil || p.ChallengeBond.IsZero():
+		return fmt.Errorf("challenge_bond must be positive")
+	case p.DisputeWindowBlocks == 0 || p.RevealWindowBlocks == 0:
+		return fmt.Errorf("dispute_window_blocks and reveal_window_blocks must be positive")
+	case p.SlotCollateralBps < 10_000 || p.UnavailableFeeBps > 10_000:
+		return fmt.Errorf("slot_collateral_bps must be at least 10000 (the price) and unavailable_fee_bps at most 10000")
 	case p.WeightPrice+p.WeightReputation+p.WeightStake+p.WeightRandom == 0:
 		return fmt.Errorf("at least one auction weight must be positive")
 	case p.InflationPerEpoch != nil && p.InflationPerEpoch.Gt(HardCap):
@@ -217,6 +254,7 @@ func (c *ParamsCache) get(st state) (Params, error) {
 	p := c.p
 	p.MinTxFee, p.MinValidatorStake = clone(p.MinTxFee), clone(p.MinValidatorStake)
 	p.JobBaseFee, p.MinJobPrice = clone(p.JobBaseFee), clone(p.MinJobPrice)
+	p.ChallengeBond = clone(p.ChallengeBond)
 	if p.InflationPerEpoch != nil {
 		p.InflationPerEpoch = clone(p.InflationPerEpoch)
 	}

@@ -195,6 +195,9 @@ func (x *exec) undelegate(delegator, stakerAddr Address, amount *uint256.Int) er
 			out = clone(st.Tokens) // the last shares out take the rounding dust with them
 		}
 	}
+	if err := x.checkCollateral(st, out); err != nil {
+		return err
+	}
 	if err := subFrom(st.Tokens, out); err != nil {
 		return err
 	}

@@ -93,6 +93,14 @@ func newMsg(t TxType) Msg {
 		return &Challenge{}
 	case TxWithdraw:
 		return &Withdraw{}
+	case TxCommitResult:
+		return &CommitResult{}
+	case TxRevealResult:
+		return &RevealResult{}
+	case TxDisputeVote:
+		return &DisputeVote{}
+	case TxReportUnavailable:
+		return &ReportUnavailable{}
 	}
 	return nil
 }

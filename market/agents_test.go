@@ -1,6 +1,7 @@
 package market
 
 import (
+	"context"
 	"strings"
 	"testing"
 	"time"
@@ -9,16 +10,25 @@ import (
 	"github.com/ciro-network/ciro-node/contracts"
 )
 
+// startVerifier runs a validator's verifier for the rest of the test.
+func (n *testNet) startVerifier(name string) {
+	n.t.Helper()
+	v, err := NewVerifier(VerifierOptions{Chain: n.chain.view(name), Content: n.store, WorkDir: n.t.TempDir(),
+		Executors: map[compute.ExecutorKind]compute.Executor{compute.ExecWASM: wasmExec}, Logger: testLogger(n.t)})
+	if err != nil {
+		n.t.Fatal(err)
+	}
+	run(n.t, v.Run)
+}
+
+// Two validators: one challenges, with a bond, and the other's re-execution is the quorum that
+// settles the dispute against the wrong provider.
 func TestVerifierChallengesWrongSampledResult(t *testing.T) {
-	n := newNet(t, []string{"bad", "honest"}, []string{"alice"}, []string{"v1"})
+	n := newNet(t, []string{"bad", "honest"}, []string{"alice"}, []string{"v1", "v2"})
 	n.startProvider(n.providerOpts("bad", WrongResult, 1))
 	n.startProvider(n.providerOpts("honest", Honest, 8))
-	v, err := NewVerifier(VerifierOptions{Chain: n.chain.view("v1"), Content: n.store, WorkDir: t.TempDir(),
-		Executors: map[compute.ExecutorKind]compute.Executor{compute.ExecWASM: wasmExec}, Logger: testLogger(t)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	run(t, v.Run)
+	n.startVerifier("v1")
+	n.startVerifier("v2")
 	eventually(t, "registration", func() bool { return n.providerRec("bad") != nil && n.providerRec("honest") != nil })
 	before := n.staker("bad").Tokens.Clone()
 	c := n.client("alice")
@@ -35,8 +45,21 @@ func TestVerifierChallengesWrongSampledResult(t *testing.T) {
 	if !n.staker("bad").Tokens.Lt(before) {
 		t.Fatal("the wrong provider was not slashed")
 	}
-	if ch := n.chain.delivered(addrOf(testKey("v1")), contracts.TxChallenge); len(ch) != 1 || ch[0].err != nil {
-		t.Fatalf("challenges %+v, want exactly one that succeeded", ch)
+	var ok, votes int
+	for _, v := range []string{"v1", "v2"} {
+		for _, d := range n.chain.delivered(addrOf(testKey(v)), contracts.TxChallenge) {
+			if d.err == nil {
+				ok++
+			}
+		}
+		for _, d := range n.chain.delivered(addrOf(testKey(v)), contracts.TxDisputeVote) {
+			if d.err == nil {
+				votes++
+			}
+		}
+	}
+	if ok != 1 || votes != 1 {
+		t.Fatalf("%d challenges and %d votes succeeded, want one of each", ok, votes)
 	}
 }
 
@@ -193,5 +216,94 @@ func TestReasonsExplainUnsoldTypesAndUntakenJobs(t *testing.T) {
 	}
 	if j := n.waitJob(c, cheapID); j.Status != contracts.JobCompleted || slotOf(t, j, "cheap").Status != contracts.AssignAccepted {
 		t.Fatalf("cheap job %s", fingerprint(j))
+	}
+}
+
+// A provider killed right after its seal committed still holds the salt (the journal has it
+// before the seal is sent): restarted, it reveals, and the redundant job completes with both
+// slots paid and one commitment each.
+func TestCrashBetweenCommitAndRevealKeepsTheSalt(t *testing.T) {
+	n := newNet(t, []string{"p1", "p2"}, []string{"alice"}, []string{"v1"})
+	o := n.providerOpts("p1", Honest, 2)
+	crashed := make(chan struct{})
+	first := o
+	first.phaseHook = func(_ uint64, ph Phase) bool {
+		if ph != PhaseCommitted {
+			return false
+		}
+		close(crashed)
+		return true
+	}
+	p1, stop := n.startProvider(first)
+	n.startProvider(n.providerOpts("p2", Honest, 2))
+	eventually(t, "registration", func() bool { return n.providerRec("p1") != nil && n.providerRec("p2") != nil })
+	c := n.client("alice")
+	r := wasmJob(t, contracts.VerifyRedundant, 5)
+	r.Redundancy = 2
+	id := n.submit(c, r)
+	select {
+	case <-crashed:
+	case <-time.After(20 * time.Second):
+		t.Fatal("the agent never committed")
+	}
+	stop()
+	e, _ := journalEntry(t, o.JournalPath, id)
+	if e.Phase.terminal() || len(e.Salt) != 64 || e.OutputCID == "" {
+		t.Fatalf("journal after the crash: %+v", e)
+	}
+	n.startProvider(o)
+	j := n.waitJob(c, id)
+	if j.Status != contracts.JobCompleted {
+		t.Fatalf("job %s", fingerprint(j))
+	}
+	for _, name := range []string{"p1", "p2"} {
+		if a := slotOf(t, j, name); a.Status != contracts.AssignAccepted {
+			t.Fatalf("%s: %+v", name, a)
+		}
+	}
+	if cs := n.chain.delivered(p1.Address(), contracts.TxCommitResult); len(cs) != 1 || cs[0].err != nil {
+		t.Fatalf("CommitResult txs %+v, want exactly one", cs)
+	}
+	if rs := n.chain.delivered(p1.Address(), contracts.TxRevealResult); len(rs) != 1 || rs[0].err != nil {
+		t.Fatalf("RevealResult txs %+v, want exactly one", rs)
+	}
+}
+
+// A job whose model nobody can fetch: each provider says so instead of missing the deadline.
+// Neither is slashed, both are paid the attempt fee, and the job fails.
+func TestUnfetchableInputsAreReportedNotSlashed(t *testing.T) {
+	n := newNet(t, []string{"p1", "p2"}, []string{"alice"}, []string{"v1"})
+	n.startProvider(n.providerOpts("p1", Honest, 1))
+	n.startProvider(n.providerOpts("p2", Honest, 1))
+	eventually(t, "registration", func() bool { return n.providerRec("p1") != nil && n.providerRec("p2") != nil })
+	before := map[string]string{"p1": n.staker("p1").Tokens.Dec(), "p2": n.staker("p2").Tokens.Dec()}
+	h, _ := n.chain.view("alice").Height(context.Background())
+	spec := contracts.JobSpec{Type: contracts.JobDataProcessing, ModelCID: "bafy-missing-model", InputCID: "bafy-missing-input",
+		Requirements: contracts.Requirements{Frameworks: []string{"wasi"}}, MaxPrice: contracts.CIRO(5),
+		Deadline: uint64(h) + 1000, Verification: contracts.VerifyNone, Redundancy: 1}
+	res, err := n.chain.view("alice").Send(context.Background(), &contracts.SubmitJob{Spec: spec})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var id uint64
+	for _, ev := range res.Events {
+		if ev.Type == "job_submitted" {
+			id, _ = ev.JobID()
+		}
+	}
+	j := n.waitJob(n.client("alice"), id)
+	if j.Status != contracts.JobFailed || len(j.Assignments) != 2 {
+		t.Fatalf("job %s", fingerprint(j))
+	}
+	for _, name := range []string{"p1", "p2"} {
+		if a := slotOf(t, j, name); a.Status != contracts.AssignUnavailable {
+			t.Fatalf("%s: %+v", name, a)
+		}
+		if got := n.staker(name).Tokens.Dec(); got != before[name] {
+			t.Fatalf("%s slashed: %s → %s", name, before[name], got)
+		}
+		if n.providerRec(name).Earnings.IsZero() {
+			t.Fatalf("%s was not paid for the attempt", name)
+		}
 	}
 }

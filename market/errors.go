@@ -17,3 +17,16 @@ var (
 	// ErrTooLarge: a model artifact is larger than the agent loads into memory.
 	ErrTooLarge = errors.New("market: artifact too large")
 )
+
+// UnavailableError is a job input (its model or input CID) that could not be fetched. After
+// the last attempt the provider agent reports it on chain (contracts.ReportUnavailable) rather
+// than miss the deadline.
+type UnavailableError struct {
+	CID string
+	Err error
+}
+
+func (e *UnavailableError) Error() string {
+	return "market: cannot fetch " + e.CID + ": " + e.Err.Error()
+}
+func (e *UnavailableError) Unwrap() error { return e.Err }

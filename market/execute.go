@@ -237,11 +237,14 @@ func (r *runner) store(ctx context.Context, id uint64, resultDir, outputDir stri
 func (r *runner) artifact(ctx context.Context, c string) ([]byte, error) {
 	root, err := cid.Decode(c)
 	if err != nil {
-		return nil, fmt.Errorf("market: model CID %q: %w", c, err)
+		return nil, &UnavailableError{CID: c, Err: fmt.Errorf("model CID %q: %w", c, err)}
 	}
 	rd, size, err := r.content.Cat(ctx, root)
 	if err != nil {
-		return nil, fmt.Errorf("market: fetch model %s: %w", c, err)
+		if ctx.Err() != nil {
+			return nil, fmt.Errorf("market: fetch model %s: %w", c, err)
+		}
+		return nil, &UnavailableError{CID: c, Err: fmt.Errorf("fetch model: %w", err)}
 	}
 	defer rd.Close()
 	if size > r.maxArtifact {
@@ -259,11 +262,14 @@ func (r *runner) artifact(ctx context.Context, c string) ([]byte, error) {
 func (r *runner) input(ctx context.Context, c, work string) (string, error) {
 	root, err := cid.Decode(c)
 	if err != nil {
-		return "", fmt.Errorf("market: input CID %q: %w", c, err)
+		return "", &UnavailableError{CID: c, Err: fmt.Errorf("input CID %q: %w", c, err)}
 	}
 	tmp := filepath.Join(work, "fetched")
 	if err := r.content.Get(ctx, root, tmp, content.GetOptions{}); err != nil {
-		return "", fmt.Errorf("market: fetch input %s: %w", c, err)
+		if ctx.Err() != nil {
+			return "", fmt.Errorf("market: fetch input %s: %w", c, err)
+		}
+		return "", &UnavailableError{CID: c, Err: fmt.Errorf("fetch input: %w", err)}
 	}
 	st, err := os.Stat(tmp)
 	if err != nil {

@@ -77,6 +77,9 @@ func testParams() contracts.Params {
 	p.MinTxFee = uint256.NewInt(1000)
 	p.MinValidatorStake = contracts.CIRO(100)
 	p.ChallengeWindowBlocks = 150 // 1.5 s at 10 ms blocks: room for a re-execution under -race
+	p.ChallengeWindowMaxBlocks = 150
+	p.RevealWindowBlocks = 300 // 3 s: several of the agent's reads of a job waiting to reveal
+	p.DisputeWindowBlocks = 1000
 	return p
 }
 

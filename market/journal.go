@@ -22,7 +22,8 @@ const (
 	PhaseAccepted  Phase = "accepted"  // seen on chain, not started
 	PhaseRunning   Phase = "running"   // fetching inputs or executing
 	PhaseExecuted  Phase = "executed"  // result stored; OutputCID and ResultCID are set
-	PhaseSending   Phase = "sending"   // SubmitResult broadcast; it may or may not have committed
+	PhaseSending   Phase = "sending"   // SubmitResult or CommitResult broadcast; it may or may not have committed
+	PhaseCommitted Phase = "committed" // a redundant slot's seal committed; the reveal is due
 	PhaseSubmitted Phase = "submitted" // SubmitResult committed
 	PhaseDone      Phase = "done"      // nothing more to do (answered, settled, expired or given up)
 )
@@ -32,13 +33,16 @@ func (p Phase) terminal() bool { return p == PhaseSubmitted || p == PhaseDone }
 
 // Entry is the journal's record of one assignment.
 type Entry struct {
-	JobID     uint64    `json:"job_id"`
-	Slot      int       `json:"slot"`
-	Phase     Phase     `json:"phase"`
-	OutputCID string    `json:"output_cid,omitempty"`
-	ResultCID string    `json:"result_cid,omitempty"`
-	Note      string    `json:"note,omitempty"`
-	Time      time.Time `json:"time"`
+	JobID     uint64 `json:"job_id"`
+	Slot      int    `json:"slot"`
+	Phase     Phase  `json:"phase"`
+	OutputCID string `json:"output_cid,omitempty"`
+	ResultCID string `json:"result_cid,omitempty"`
+	// Salt is the hex salt of a redundant slot's seal, journalled before the seal is sent: a
+	// provider that loses it cannot reveal and is slashed like a wrong result.
+	Salt string    `json:"salt,omitempty"`
+	Note string    `json:"note,omitempty"`
+	Time time.Time `json:"time"`
 }
 
 // Journal is the provider agent's durable record of its assignments, one record per job in a
@@ -119,6 +123,9 @@ func (j *Journal) Record(e Entry) error {
 	}
 	if e.ResultCID == "" {
 		e.ResultCID = old.ResultCID
+	}
+	if e.Salt == "" {
+		e.Salt = old.Salt
 	}
 	if e.Time.IsZero() {
 		e.Time = time.Now().UTC()

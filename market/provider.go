@@ -2,6 +2,8 @@ package market
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -441,8 +443,10 @@ func (p *Provider) catchUp(ctx context.Context) {
 		return
 	}
 	for _, pj := range list {
-		if pj.Slot < len(pj.Job.Assignments) && pj.Job.Assignments[pj.Slot].Status == contracts.AssignRunning &&
-			pj.Job.Assignments[pj.Slot].Provider == p.self {
+		if pj.Slot >= len(pj.Job.Assignments) {
+			continue
+		}
+		if a := pj.Job.Assignments[pj.Slot]; (a.Status == contracts.AssignRunning || a.Status == contracts.AssignCommitted) && a.Provider == p.self {
 			p.start(ctx, pj.Job.ID, pj.Slot)
 		}
 	}
@@ -489,6 +493,9 @@ func (p *Provider) hook(id uint64, ph Phase) bool {
 // errCrashed stops a handler where a test simulates a crash.
 var errCrashed = errors.New("market: simulated crash")
 
+// errReported ends a handler whose job's inputs were reported unavailable.
+var errReported = errors.New("market: inputs reported unavailable")
+
 // handle takes one assignment from wherever the journal left it to a committed result.
 func (p *Provider) handle(ctx context.Context, id uint64, slot int) error {
 	j, err := p.readAssignment(ctx, id, slot)
@@ -499,6 +506,10 @@ func (p *Provider) handle(ctx context.Context, id uint64, slot int) error {
 		return p.record(id, slot, PhaseDone, "not assigned to this provider")
 	}
 	a := j.Assignments[slot]
+	if a.Status == contracts.AssignCommitted && !j.Status.Final() {
+		// Sealed, by this run or one before a crash: the journal holds the salt to reveal it.
+		return p.reveal(ctx, id, slot)
+	}
 	if a.Status != contracts.AssignRunning || j.Status.Final() {
 		// Answered already (perhaps by a previous run of this agent) or settled.
 		return p.record(id, slot, PhaseDone, "slot is "+a.Status.String())
@@ -518,12 +529,17 @@ func (p *Provider) handle(ctx context.Context, id uint64, slot int) error {
 	}
 	out, full := e.OutputCID, e.ResultCID
 	if out == "" {
-		if out, full, err = p.execute(ctx, j, slot); err != nil {
+		if out, full, err = p.execute(ctx, j, slot); errors.Is(err, errReported) {
+			return nil
+		} else if err != nil {
 			return err
 		}
 	}
 	if p.hook(id, PhaseExecuted) {
 		return errCrashed
+	}
+	if j.Spec.Verification == contracts.VerifyRedundant {
+		return p.commit(ctx, id, slot, out)
 	}
 	if err := p.record(id, slot, PhaseSending, ""); err != nil {
 		return err
@@ -549,6 +565,107 @@ func (p *Provider) handle(ctx context.Context, id uint64, slot int) error {
 	}
 	p.maybeWithdraw(ctx)
 	return nil
+}
+
+// commit seals a redundant slot's result. The salt is drawn and journalled before the seal is
+// sent, so a crash at any point leaves the agent able to reveal what it committed.
+func (p *Provider) commit(ctx context.Context, id uint64, slot int, out string) error {
+	e, _ := p.journal.Get(id)
+	salt, err := hex.DecodeString(e.Salt)
+	if err != nil || len(salt) != 32 {
+		salt = make([]byte, 32)
+		if _, err := rand.Read(salt); err != nil {
+			return fmt.Errorf("market: salt for job %d: %w", id, err)
+		}
+	}
+	if err := p.journal.Record(Entry{JobID: id, Slot: slot, Phase: PhaseSending, Salt: hex.EncodeToString(salt)}); err != nil {
+		return err
+	}
+	seal := contracts.SealResult(out, p.self, [32]byte(salt))
+	_, err = p.o.Chain.Send(ctx, &contracts.CommitResult{JobID: id, Seal: seal})
+	switch code := contracts.CodeOf(err); {
+	case err == nil:
+	case code == contracts.CodeDuplicateResult:
+		// Committed already: the broadcast before a crash went through. Reveal reads the slot.
+	case code == contracts.CodeNotAssigned || code == contracts.CodeJobState || code == contracts.CodeNotFound:
+		return p.record(id, slot, PhaseDone, "chain refused the commitment: "+err.Error())
+	default:
+		return fmt.Errorf("market: commit result of job %d: %w", id, err)
+	}
+	if p.hook(id, PhaseCommitted) {
+		return errCrashed
+	}
+	p.log.Info("result committed", "job", id, "slot", slot, "output_cid", out)
+	if err := p.record(id, slot, PhaseCommitted, ""); err != nil {
+		return err
+	}
+	return p.reveal(ctx, id, slot)
+}
+
+// reveal waits until the job takes reveals (every slot committed, or the others were given
+// up), then opens the journalled seal.
+func (p *Provider) reveal(ctx context.Context, id uint64, slot int) error {
+	e, ok := p.journal.Get(id)
+	salt, err := hex.DecodeString(e.Salt)
+	if !ok || err != nil || len(salt) != 32 || e.OutputCID == "" {
+		return p.record(id, slot, PhaseDone, "no journalled salt or result: the seal cannot be opened")
+	}
+	wait := min(p.o.PollInterval, revealPoll)
+	for {
+		j, err := p.o.Chain.Job(ctx, id)
+		if err != nil {
+			return fmt.Errorf("market: read job %d: %w", id, err)
+		}
+		if j == nil || slot >= len(j.Assignments) {
+			return fmt.Errorf("market: job %d slot %d is not visible", id, slot)
+		}
+		a := j.Assignments[slot]
+		if j.Status.Final() || a.Status != contracts.AssignCommitted {
+			return p.record(id, slot, PhaseDone, "slot is "+a.Status.String())
+		}
+		if j.RevealEnd != 0 {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(wait):
+		}
+	}
+	var commitment []byte
+	if full, err := cid.Decode(e.ResultCID); err == nil {
+		commitment = Commitment(full)
+	}
+	_, err = p.o.Chain.Send(ctx, &contracts.RevealResult{JobID: id, ResultCID: e.OutputCID, Salt: [32]byte(salt), Commitment: commitment})
+	switch code := contracts.CodeOf(err); {
+	case err == nil:
+	case code == contracts.CodeDuplicateResult || code == contracts.CodeNotAssigned || code == contracts.CodeJobState || code == contracts.CodeNotFound:
+		return p.record(id, slot, PhaseDone, "chain refused the reveal: "+err.Error())
+	default:
+		return fmt.Errorf("market: reveal result of job %d: %w", id, err)
+	}
+	p.log.Info("result revealed", "job", id, "slot", slot, "output_cid", e.OutputCID)
+	if err := p.record(id, slot, PhaseSubmitted, ""); err != nil {
+		return err
+	}
+	p.maybeWithdraw(ctx)
+	return nil
+}
+
+// revealPoll bounds how often a committed slot reads its job while it waits for reveals.
+const revealPoll = 500 * time.Millisecond
+
+// reportUnavailable tells the chain the job's inputs cannot be fetched: the slot is not slashed
+// as a no-show, and the client pays for the attempt unless another provider fetches them.
+func (p *Provider) reportUnavailable(ctx context.Context, id uint64, slot int, missing string) error {
+	_, err := p.o.Chain.Send(ctx, &contracts.ReportUnavailable{JobID: id, Missing: missing})
+	if err != nil && ctx.Err() == nil {
+		p.log.Warn("reporting unavailable inputs failed", "job", id, "cid", missing, "err", err)
+	}
+	if err == nil {
+		p.log.Warn("job inputs unavailable; reported", "job", id, "slot", slot, "cid", missing)
+	}
+	return p.record(id, slot, PhaseDone, "inputs unavailable: "+missing)
 }
 
 // readAssignment reads job id once it shows slot. A chain view can lag the event that
@@ -606,6 +723,12 @@ func (p *Provider) execute(ctx context.Context, j *contracts.Job, slot int) (str
 		n := p.attempts[j.ID]
 		p.mu.Unlock()
 		if n >= maxRunAttempts {
+			if ue := (*UnavailableError)(nil); errors.As(err, &ue) {
+				if err := p.reportUnavailable(ctx, j.ID, slot, ue.CID); err != nil {
+					return "", "", err
+				}
+				return "", "", errReported
+			}
 			p.record(j.ID, slot, PhaseDone, fmt.Sprintf("gave up after %d attempts: %v", n, err))
 		}
 		return "", "", err

@@ -38,9 +38,12 @@ type VerifierOptions struct {
 	Logger *slog.Logger
 }
 
-// Verifier is a validator's checker of sampled results: on each job_result of a job with
-// sampled verification that it samples, it re-runs the job with the same executor and, when
-// its output CID differs from the provider's, sends a Challenge within the challenge window.
+// Verifier is a validator's checker of results. On each job_result of a job with sampled
+// verification that it samples, it re-runs the job with the same executor and, when its output
+// CID differs from the provider's, sends a Challenge (which locks a bond) within the challenge
+// window. On each dispute_opened (another validator's challenge, or a redundant job whose
+// results disagree) it re-runs the job, whatever its sample rate, and votes the CID it got
+// with a DisputeVote: the chain settles a dispute on two thirds of the validators' power.
 type Verifier struct {
 	o       VerifierOptions
 	log     *slog.Logger
@@ -51,6 +54,8 @@ type Verifier struct {
 
 	mu      sync.Mutex
 	checked map[[2]uint64]bool // (job, slot) already re-run
+	voted   map[uint64]bool    // disputes already in hand
+	results map[uint64]string  // job → this validator's re-execution CID
 }
 
 // NewVerifier checks the options.
@@ -80,7 +85,7 @@ func NewVerifier(o VerifierOptions) (*Verifier, error) {
 	return &Verifier{o: o, log: log.With("component", "market/verifier", "validator", o.Chain.Address().String()),
 		runner:  &runner{content: o.Content, executors: o.Executors, workDir: o.WorkDir, maxArtifact: o.MaxArtifactBytes},
 		sem:     make(chan struct{}, o.Concurrency),
-		checked: map[[2]uint64]bool{}}, nil
+		checked: map[[2]uint64]bool{}, voted: map[uint64]bool{}, results: map[uint64]string{}}, nil
 }
 
 // Sampled reports whether a job is among the share rate of jobs re-executed: the first 8 bytes
@@ -111,6 +116,12 @@ func (v *Verifier) Run(ctx context.Context) error {
 		}
 		b.reset()
 		for ev := range ch {
+			if ev.Type == "dispute_opened" {
+				if id, ok := ev.JobID(); ok && ev.Attrs["challenger"] != v.o.Chain.Address().String() {
+					v.considerDispute(ctx, id)
+				}
+				continue
+			}
 			if ev.Type != "job_result" {
 				continue
 			}
@@ -147,6 +158,77 @@ func (v *Verifier) consider(ctx context.Context, id, slot uint64) {
 	})
 }
 
+func (v *Verifier) considerDispute(ctx context.Context, id uint64) {
+	v.mu.Lock()
+	if v.voted[id] {
+		v.mu.Unlock()
+		return
+	}
+	v.voted[id] = true
+	v.mu.Unlock()
+	v.wg.Go(func() {
+		if err := v.vote(ctx, id); err != nil && ctx.Err() == nil {
+			v.log.Warn("dispute vote failed", "job", id, "err", err)
+		}
+	})
+}
+
+// reexecute runs job j once per verifier and returns its output CID.
+func (v *Verifier) reexecute(ctx context.Context, j *contracts.Job) (string, error) {
+	v.mu.Lock()
+	mine, ok := v.results[j.ID]
+	v.mu.Unlock()
+	if ok {
+		return mine, nil
+	}
+	select {
+	case v.sem <- struct{}{}:
+	case <-ctx.Done():
+		return "", ctx.Err()
+	}
+	o, err := v.runner.run(ctx, j)
+	<-v.sem
+	if err != nil {
+		return "", err
+	}
+	o.cleanup()
+	mine = o.OutputCID.String()
+	v.mu.Lock()
+	v.results[j.ID] = mine
+	v.mu.Unlock()
+	return mine, nil
+}
+
+// vote re-runs a disputed job and votes the CID it got.
+func (v *Verifier) vote(ctx context.Context, id uint64) error {
+	j, err := v.o.Chain.Job(ctx, id)
+	if err != nil || j == nil {
+		return fmt.Errorf("market: read job %d: %w", id, err)
+	}
+	if j.Status.Final() || !j.Spec.Reexecutable() {
+		return nil
+	}
+	for _, a := range j.Assignments {
+		if a.Provider == v.o.Chain.Address() {
+			return nil // the chain does not let a job's own provider judge it
+		}
+	}
+	mine, err := v.reexecute(ctx, j)
+	if err != nil {
+		return err
+	}
+	_, err = v.o.Chain.Send(ctx, &contracts.DisputeVote{JobID: id, ResultCID: mine})
+	switch code := contracts.CodeOf(err); {
+	case err == nil:
+		v.log.Info("dispute vote sent", "job", id, "cid", mine)
+	case code == contracts.CodeNotFound || code == contracts.CodeDuplicateResult || code == contracts.CodeUnauthorized:
+		// Settled before this vote, or already counted.
+	default:
+		return fmt.Errorf("market: vote on job %d: %w", id, err)
+	}
+	return nil
+}
+
 // check re-runs one sampled result and challenges it on a mismatch.
 func (v *Verifier) check(ctx context.Context, id uint64, slot int) error {
 	j, err := v.o.Chain.Job(ctx, id)
@@ -156,25 +238,26 @@ func (v *Verifier) check(ctx context.Context, id uint64, slot int) error {
 	if j.Spec.Verification != contracts.VerifySampled || slot >= len(j.Assignments) || j.Assignments[slot].Status != contracts.AssignSubmitted {
 		return nil
 	}
-	claimed := j.Assignments[slot].ResultCID
-	select {
-	case v.sem <- struct{}{}:
-	case <-ctx.Done():
-		return ctx.Err()
+	if !j.Spec.Reexecutable() {
+		return nil // not bit-exact: the chain takes no challenge of it
 	}
-	o, err := v.runner.run(ctx, j)
-	<-v.sem
+	claimed := j.Assignments[slot].ResultCID
+	mine, err := v.reexecute(ctx, j)
 	if err != nil {
 		return err
 	}
-	o.cleanup()
-	mine := o.OutputCID.String()
 	if mine == claimed {
 		v.log.Info("sampled result confirmed", "job", id, "slot", slot, "cid", mine)
 		return nil
 	}
 	v.log.Warn("sampled result contradicted; challenging", "job", id, "slot", slot, "claimed", claimed, "reexecuted", mine)
-	if _, err := v.o.Chain.Send(ctx, &contracts.Challenge{JobID: id, Slot: uint8(slot), ResultCID: mine}); err != nil {
+	_, err = v.o.Chain.Send(ctx, &contracts.Challenge{JobID: id, Slot: uint8(slot), ResultCID: mine})
+	if contracts.CodeOf(err) == contracts.CodeDisputeOpen {
+		// Another validator challenged first: this re-execution is a vote.
+		v.considerDispute(ctx, id)
+		return nil
+	}
+	if err != nil {
 		return fmt.Errorf("market: challenge job %d slot %d: %w", id, slot, err)
 	}
 	return nil

@@ -3,6 +3,7 @@ package node
 import (
 	"bytes"
 	"context"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -15,6 +16,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 
 	"github.com/ciro-network/ciro-node/contracts"
 	"github.com/ciro-network/ciro-node/node/api"
@@ -65,6 +67,10 @@ func ErrorInfo(err error) (code, message string) {
 		return pe.Code.String(), pe.Msg
 	case errors.As(err, &ce):
 		return strings.ToLower(ce.Code), ce.Msg
+	case errors.Is(err, syscall.ECONNREFUSED) || strings.Contains(err.Error(), "connection refused"):
+		return CodeUnavailable, "the node does not answer; is it running? Start it with `ciro-node start` (" + err.Error() + ")"
+	case errors.Is(err, context.DeadlineExceeded):
+		return api.CodeTimeout, "the node did not answer in time (" + err.Error() + ")"
 	}
 	return "error", err.Error()
 }
@@ -408,6 +414,13 @@ func (c *APIClient) Account(ctx context.Context, a contracts.Address) (api.Accou
 func (c *APIClient) WalletBalance(ctx context.Context) (api.AccountView, error) {
 	var v api.AccountView
 	return v, c.getJSON(ctx, "/wallet/balance", &v)
+}
+
+// SendTx sends a transaction's message from the node's account through the node's nonce
+// sequencer (POST /wallet/tx); tx must be signed with that account's key.
+func (c *APIClient) SendTx(ctx context.Context, tx *contracts.Tx) (api.TxView, error) {
+	var v api.TxView
+	return v, c.postJSON(ctx, "/wallet/tx", map[string]string{"tx": hex.EncodeToString(tx.Encode())}, &v)
 }
 
 // Withdraw is POST /wallet/withdraw: amount is "all", "1.5ciro" or units.

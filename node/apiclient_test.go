@@ -436,3 +436,41 @@ func TestProgressBar(t *testing.T) {
 		t.Fatal(FormatBytes(1536))
 	}
 }
+
+// A chain query or a broadcast to a node that is not running carries the code unavailable and
+// a sentence that says what to do, not a raw dial error.
+func TestErrorInfoNodeDown(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close() // nothing listens there now
+	c, err := NewClient("tcp://" + addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	var out any
+	qerr := c.Query(ctx, "/account/x", &out)
+	_, berr := c.Broadcast(ctx, []byte{1})
+	for _, err := range []error{qerr, berr} {
+		code, msg := ErrorInfo(err)
+		if code != CodeUnavailable || !strings.Contains(msg, "ciro-node start") {
+			t.Errorf("ErrorInfo(%v) = %q, %q", err, code, msg)
+		}
+	}
+}
+
+// A CheckTx refusal reaches an HTTP client as the text of CometBFT's mempool error; it is read
+// back into the protocol error with its code.
+func TestCheckTxRefusalFromText(t *testing.T) {
+	err := errors.New(`broadcast error on transaction validation: tx B98D is invalid: code=4, data=, log='replayed_nonce: nonce 2 was already used; the account's next nonce is 12', codespace='ciro'`)
+	pe := checkTxRefusal(err)
+	if pe == nil || pe.Code != contracts.CodeReplayedNonce || pe.Msg != "nonce 2 was already used; the account's next nonce is 12" {
+		t.Fatalf("got %#v", pe)
+	}
+	if checkTxRefusal(errors.New("tx already exists in cache")) != nil {
+		t.Fatal("a cache hit read as a refusal")
+	}
+}

@@ -327,9 +327,7 @@ func tarDir(root string, w io.Writer) error {
 }
 
 func (b *backend) Providers(ctx context.Context) ([]*contracts.Provider, error) {
-	var list []*contracts.Provider
-	err := b.rpc.Query(ctx, consensus.QueryProviders, &list)
-	return list, err
+	return QueryAll[*contracts.Provider](ctx, b.rpc, consensus.QueryProviders)
 }
 
 func (b *backend) Provider(ctx context.Context, a contracts.Address) (*contracts.Provider, error) {
@@ -341,9 +339,7 @@ func (b *backend) Provider(ctx context.Context, a contracts.Address) (*contracts
 }
 
 func (b *backend) Validators(ctx context.Context) ([]contracts.ValidatorInfo, error) {
-	var list []contracts.ValidatorInfo
-	err := b.rpc.Query(ctx, consensus.QueryValidators, &list)
-	return list, err
+	return QueryAll[contracts.ValidatorInfo](ctx, b.rpc, consensus.QueryValidators)
 }
 
 func (b *backend) Account(ctx context.Context, a contracts.Address) (api.AccountView, error) {
@@ -379,6 +375,20 @@ func (b *backend) WalletWithdraw(ctx context.Context, amount *uint256.Int) (api.
 		return api.TxView{}, fmt.Errorf("%w: the node has no account key", api.ErrUnavailable)
 	}
 	res, err := b.wallet.SendTx(ctx, &contracts.Withdraw{Amount: amount})
+	if err != nil {
+		return api.TxView{}, err
+	}
+	return api.TxView{Hash: res.Hash, Height: res.Height}, nil
+}
+
+func (b *backend) WalletSend(ctx context.Context, sender contracts.Address, msg contracts.Msg) (api.TxView, error) {
+	if b.wallet == nil {
+		return api.TxView{}, fmt.Errorf("%w: the node has no account key", api.ErrUnavailable)
+	}
+	if sender != b.wallet.Address() {
+		return api.TxView{}, contracts.Errorf(contracts.CodeUnauthorized, "the transaction is signed by %s; this node sends only for its own account %s", sender, b.wallet.Address())
+	}
+	res, err := b.wallet.SendTx(ctx, msg)
 	if err != nil {
 		return api.TxView{}, err
 	}

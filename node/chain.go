@@ -77,9 +77,7 @@ func (cc *ChainClient) Job(ctx context.Context, id uint64) (*contracts.Job, erro
 
 // ProviderJobs lists a provider's assignments on unsettled jobs.
 func (cc *ChainClient) ProviderJobs(ctx context.Context, p contracts.Address) ([]contracts.ProviderJob, error) {
-	var list []contracts.ProviderJob
-	err := cc.c.Query(ctx, consensus.QueryProvJobs+p.String(), &list)
-	return list, err
+	return QueryAll[contracts.ProviderJob](ctx, cc.c, consensus.QueryProvJobs+p.String())
 }
 
 // Provider reads a provider record, or nil when there is none.

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/url"
 	"regexp"
 	"strconv"
 	"strings"
@@ -83,6 +84,35 @@ func (c *Client) Query(ctx context.Context, path string, out any) error {
 		return fmt.Errorf("query %s: decode: %w", path, err)
 	}
 	return nil
+}
+
+// QueryAll reads every page of a paged list query (see consensus's query paths) into one
+// list. All pages are read at the height of the first, so the list is one state's.
+func QueryAll[T any](ctx context.Context, c *Client, path string) ([]T, error) {
+	var all []T
+	after, height := "", int64(0)
+	for {
+		p := path
+		if after != "" {
+			p += "?after=" + url.QueryEscape(after)
+		}
+		res, err := c.RPC.ABCIQueryWithOptions(ctx, p, nil, rpcclient.ABCIQueryOptions{Height: height})
+		if err != nil {
+			return nil, fmt.Errorf("query %s: %w", p, err)
+		}
+		if res.Response.Code != 0 {
+			return nil, &contracts.Error{Code: contracts.Code(res.Response.Code), Msg: strings.TrimPrefix(res.Response.Log, contracts.Code(res.Response.Code).String()+": ")}
+		}
+		var page []T
+		if err := json.Unmarshal(res.Response.Value, &page); err != nil {
+			return nil, fmt.Errorf("query %s: decode: %w", p, err)
+		}
+		all = append(all, page...)
+		if res.Response.Info == "" {
+			return all, nil
+		}
+		after, height = res.Response.Info, res.Response.Height
+	}
 }
 
 // Account reads an account's balance and nonce.

@@ -101,13 +101,13 @@ func (o JobSubmitOptions) Submission() (JobSubmission, error) {
 	if o.Type == "" {
 		return s, clientErrorf(CodeInvalidArgument, "--type is required: one of the job types, e.g. DataProcessing")
 	}
-	if _, err := contracts.ParseJobType(o.Type); err != nil {
+	if _, err := api.ParseJobType(o.Type); err != nil {
 		return s, err
 	}
 	if o.MaxPrice == "" {
 		return s, clientErrorf(CodeInvalidArgument, "--max-price is required, e.g. 1ciro")
 	}
-	if _, err := contracts.ParseAmount(o.MaxPrice); err != nil {
+	if _, err := api.ParseAmount(o.MaxPrice); err != nil {
 		return s, err
 	}
 	if o.Model != "" && o.ModelCID != "" {
@@ -234,11 +234,20 @@ type JobCancelled struct {
 // CancelJob signs a CancelJob with the key named from in home, waits for it to commit and
 // reads the job back, refunded.
 func CancelJob(ctx context.Context, home, from string, id uint64) (*JobCancelled, error) {
-	res, err := SendTx(ctx, home, from, &contracts.CancelJob{JobID: id})
+	c, err := ClientForHome(home)
 	if err != nil {
 		return nil, err
 	}
-	c, err := ClientForHome(home)
+	key, err := LoadKey(home, from)
+	if err != nil {
+		return nil, err
+	}
+	// A cancel the chain would refuse is refused here, as the chain would word it: sent, it
+	// would commit as a failed tx and use a nonce and a fee for nothing.
+	if err := checkCancel(ctx, c, key.Address, id); err != nil {
+		return nil, err
+	}
+	res, err := SendTx(ctx, home, from, &contracts.CancelJob{JobID: id})
 	if err != nil {
 		return nil, err
 	}
@@ -247,6 +256,27 @@ func CancelJob(ctx context.Context, home, from string, id uint64) (*JobCancelled
 		return nil, fmt.Errorf("read job %d back: %w", id, err)
 	}
 	return &JobCancelled{Tx: res, Job: &j}, nil
+}
+
+// checkCancel applies the chain's rules for a CancelJob from sender to the job's committed
+// record: it exists, sender is its client, and no provider has taken it.
+func checkCancel(ctx context.Context, c *Client, sender contracts.Address, id uint64) error {
+	var j contracts.Job
+	if err := c.Query(ctx, consensus.QueryJob+strconv.FormatUint(id, 10), &j); err != nil {
+		return err
+	}
+	return cancelRefusal(&j, sender)
+}
+
+// cancelRefusal is the chain's refusal of a cancel of j by sender, or nil.
+func cancelRefusal(j *contracts.Job, sender contracts.Address) error {
+	if j.Client != sender {
+		return contracts.Errorf(contracts.CodeUnauthorized, "job %d belongs to %s, not to %s", j.ID, j.Client, sender)
+	}
+	if j.Status != contracts.JobPending || len(j.Assignments) > 0 {
+		return contracts.Errorf(contracts.CodeJobState, "job %d is %s; only a job no provider has taken can be cancelled", j.ID, j.Status)
+	}
+	return nil
 }
 
 // PeerInfo is one CometBFT peer.

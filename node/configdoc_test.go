@@ -76,6 +76,10 @@ func renderConfigReference(t *testing.T) []byte {
 	b.WriteString("`HOME/config/config.toml`, written by `ciro-node init` or `ciro-node testnet`. Every key can be\n")
 	b.WriteString("overridden by an environment variable `CIRO_<SECTION>_<KEY>` (upper case), e.g.\n")
 	b.WriteString("`CIRO_CHAIN_TIMEOUT_COMMIT=500ms`. Lists in the environment are comma-separated.\n\n")
+	b.WriteString("A key or section the node does not know is an error (code `unknown_config`) that names its\n")
+	b.WriteString("line and the nearest known name, e.g. `line 23: unknown key \"timout_commit\" in [chain]; did\n")
+	b.WriteString("you mean \"timeout_commit\"?`: a mistyped `[provder]` would otherwise turn the provider off\n")
+	b.WriteString("without a word. `--allow-unknown-config` turns the error into a warning on stderr.\n\n")
 	b.WriteString("Generated from `node/config.go` by `UPDATE_DOCS=1 go test ./node -run TestConfigReference`.\n")
 	def := reflect.ValueOf(DefaultConfig())
 	for i := 0; i < def.NumField(); i++ {

@@ -142,8 +142,8 @@ func (lc *LightChain) providerJobsHint(ctx context.Context, p contracts.Address)
 	var errs []error
 	for _, q := range queries {
 		c := &Client{RPC: q}
-		var list []contracts.ProviderJob
-		if err := c.Query(ctx, consensus.QueryProvJobs+p.String(), &list); err != nil {
+		list, err := QueryAll[contracts.ProviderJob](ctx, c, consensus.QueryProvJobs+p.String())
+		if err != nil {
 			errs = append(errs, fmt.Errorf("%s: %w", q.Remote(), err))
 			continue
 		}

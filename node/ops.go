@@ -3,10 +3,12 @@ package node
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 
 	"github.com/ciro-network/ciro-node/consensus"
 	"github.com/ciro-network/ciro-node/contracts"
+	"github.com/ciro-network/ciro-node/node/api"
 )
 
 // Operator actions behind the CLI. Each takes the home of the node to talk to; keys are read
@@ -24,7 +26,11 @@ func ResolveAddress(home, s string) (contracts.Address, error) {
 	return a, nil
 }
 
-// SendTx signs msg with the key named from and waits for it to commit.
+// SendTx signs msg with the key named from and waits for it to commit. The node's own account
+// key sends through the running node's API (POST /wallet/tx), so that its nonce comes from the
+// node's sequencer, which the node's provider agent and API use too: signed here with a nonce
+// read from the chain, it would race theirs. Other keys, and the node's key while the API
+// does not answer, sign and broadcast here.
 func SendTx(ctx context.Context, home, from string, msg contracts.Msg) (*TxResult, error) {
 	key, err := LoadKey(home, from)
 	if err != nil {
@@ -34,7 +40,32 @@ func SendTx(ctx context.Context, home, from string, msg contracts.Msg) (*TxResul
 	if err != nil {
 		return nil, err
 	}
+	if from == ValidatorKeyName {
+		if res, err, ok := sendThroughNode(ctx, home, key, msg); ok {
+			return res, err
+		}
+	}
 	return c.Send(ctx, key, msg)
+}
+
+// sendThroughNode sends msg through the node's API; ok is false when the API does not answer
+// (the node is stopped) and nothing was sent.
+func sendThroughNode(ctx context.Context, home string, key *Key, msg contracts.Msg) (res *TxResult, err error, ok bool) {
+	ac, err := APIClientForHome(home)
+	if err != nil {
+		return nil, nil, false
+	}
+	tx := &contracts.Tx{Msg: msg}
+	tx.Sign(key.Private)
+	view, err := ac.SendTx(ctx, tx)
+	var ae *APIError
+	if errors.As(err, &ae) && ae.Status == 0 {
+		return nil, nil, false // no answer: the node is not running
+	}
+	if err != nil {
+		return nil, err, true
+	}
+	return &TxResult{Hash: view.Hash, Height: view.Height}, nil, true
 }
 
 // TransferMsg builds a transfer of amount ("10ciro" or units) to a key name or address.
@@ -43,7 +74,7 @@ func TransferMsg(home, to, amount string) (contracts.Msg, error) {
 	if err != nil {
 		return nil, err
 	}
-	amt, err := contracts.ParseAmount(amount)
+	amt, err := api.ParseAmount(amount)
 	if err != nil {
 		return nil, err
 	}
@@ -53,7 +84,7 @@ func TransferMsg(home, to, amount string) (contracts.Msg, error) {
 // StakeMsg builds a stake. With validator set, the node's own CometBFT key becomes the
 // consensus key, so the node that signs blocks is the one that holds the stake.
 func StakeMsg(home, amount string, validator, provider bool, moniker string) (contracts.Msg, error) {
-	amt, err := contracts.ParseAmount(amount)
+	amt, err := api.ParseAmount(amount)
 	if err != nil {
 		return nil, err
 	}
@@ -77,7 +108,7 @@ func StakeMsg(home, amount string, validator, provider bool, moniker string) (co
 
 // UnstakeMsg builds an unstake of amount of the sender's own stake.
 func UnstakeMsg(amount string) (contracts.Msg, error) {
-	amt, err := contracts.ParseAmount(amount)
+	amt, err := api.ParseAmount(amount)
 	if err != nil {
 		return nil, err
 	}
@@ -90,7 +121,7 @@ func DelegateMsg(home, staker, amount string, undelegate bool) (contracts.Msg, e
 	if err != nil {
 		return nil, err
 	}
-	amt, err := contracts.ParseAmount(amount)
+	amt, err := api.ParseAmount(amount)
 	if err != nil {
 		return nil, err
 	}
@@ -105,7 +136,7 @@ func UnjailMsg() contracts.Msg { return &contracts.Unjail{} }
 
 // BurnMsg builds a burn of amount.
 func BurnMsg(amount string) (contracts.Msg, error) {
-	amt, err := contracts.ParseAmount(amount)
+	amt, err := api.ParseAmount(amount)
 	if err != nil {
 		return nil, err
 	}

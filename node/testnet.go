@@ -53,7 +53,7 @@ const FaucetKeyName = "faucet"
 // ValidatorKeyName is the account key that owns a validator's stake.
 const ValidatorKeyName = "validator"
 
-// GenesisSupply is what circulates at genesis (SPEC.md): 50,000,000 CIRO.
+// GenesisSupply is what circulates at genesis: 50,000,000 CIRO.
 var GenesisSupply = contracts.CIRO(50_000_000)
 
 // DevnetParams are parameters for a network on one machine: the same rules as DefaultParams,
@@ -68,6 +68,8 @@ func DevnetParams() contracts.Params {
 	p.DowntimeJailSeconds = 15
 	p.DoubleSignJailSeconds = 30
 	p.ChallengeWindowBlocks = 15 // room for validators to re-run a job on a loaded machine
+	p.ChallengeWindowMaxBlocks = 30
+	p.DisputeWindowBlocks = 300  // about 2 min for the other validators' re-executions and votes
 	p.MinAssignWindowBlocks = 25 // about 10 s: a provider is never handed a job it cannot finish
 	// Tests check stakes to the unit after slashes; rewards would move them. The devnet command
 	// turns rewards back on (DevnetOptions.Rewards).

@@ -46,6 +46,9 @@ type jobRec struct {
 	copiers      []copier
 	cartelSlots  int
 	wrongSampled bool // a sampled slot answered wrongly
+	// sealed is what each provider committed to a redundant job, revealed once the chain
+	// opens the reveal phase.
+	sealed map[*provider]string
 }
 
 type copier struct {
@@ -422,6 +425,8 @@ func (e *engine) handle(evs []contracts.Event, ptx *pendingTx) {
 			}
 		case "job_assigned":
 			e.assigned(attrU(ev, "job_id"), attr(ev, "provider"), int(attrU(ev, "slot")), attrU(ev, "deadline"), attrAmount(ev, "price"))
+		case "job_reveal_open":
+			e.revealAll(attrU(ev, "job_id"))
 		case "job_result":
 			e.resultSeen(attrU(ev, "job_id"), attr(ev, "provider"), int(attrU(ev, "slot")), attr(ev, "result_cid"))
 		case "job_challenged":
@@ -594,7 +599,15 @@ func (e *engine) submitResult(p *provider, id uint64, cid string, delay int64) {
 	if j := e.jobs[id]; j != nil && j.verification == contracts.VerifySampled && cid != canonical(id) {
 		j.wrongSampled = true
 	}
-	msg := &contracts.SubmitResult{JobID: id, ResultCID: cid}
+	var msg contracts.Msg = &contracts.SubmitResult{JobID: id, ResultCID: cid}
+	if j := e.jobs[id]; j != nil && j.verification == contracts.VerifyRedundant {
+		// Redundant slots commit first and reveal once every slot has committed.
+		if j.sealed == nil {
+			j.sealed = map[*provider]string{}
+		}
+		j.sealed[p] = cid
+		msg = &contracts.CommitResult{JobID: id, Seal: contracts.SealResult(cid, p.addr, simSalt(id, p.addr))}
+	}
 	if delay == 0 {
 		e.send(&p.identity, msg, nil)
 		return
@@ -603,6 +616,28 @@ func (e *engine) submitResult(p *provider, id uint64, cid string, delay int64) {
 	e.now += delay
 	e.send(&p.identity, msg, nil)
 	e.now = saved
+}
+
+// simSalt is a provider's salt for a job's seal.
+func simSalt(id uint64, addr contracts.Address) [32]byte {
+	return sha256.Sum256(append(binary.BigEndian.AppendUint64([]byte("ciro-sim-salt"), id), addr[:]...))
+}
+
+// revealAll has every provider that committed to job id reveal, in slot order.
+func (e *engine) revealAll(id uint64) {
+	j := e.jobs[id]
+	if j == nil {
+		return
+	}
+	for _, s := range sortedSlots(j.slots) {
+		p := j.slots[s]
+		cid, ok := j.sealed[p]
+		if !ok {
+			continue
+		}
+		delete(j.sealed, p)
+		e.send(&p.identity, &contracts.RevealResult{JobID: id, ResultCID: cid, Salt: simSalt(id, p.addr)}, nil)
+	}
 }
 
 // decideCartels lets each cartel that was assigned slots of a redundant job in this block act:

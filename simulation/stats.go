@@ -179,8 +179,12 @@ func (e *engine) metrics() []Metric {
 	}
 	add("sampled_wrong_results", float64(s.sampledWrong))
 	add("sampled_detection_rate", ratio(float64(s.challenged), float64(s.sampledWrong)))
+	// With n validators each re-executing independently with probability c, a wrong result
+	// escapes all of them with probability (1 − c)^n.
+	add("sampled_detection_theory", 1-math.Pow(1-e.sc.Validators.ChallengeRate, float64(len(e.validators))))
 	add("wrong_results_accepted", float64(s.wrongAccepted))
 	add("cartel_capture_rate", ratio(float64(s.cartelCaptured), float64(s.redundantSettled)))
+	add("cartel_capture_theory", e.cartelTheory())
 	add("slashed_ciro", sumMap(s.slashed))
 	add("slashed_malicious_ciro", s.slashed["malicious_result"])
 	add("slashed_unavailability_ciro", s.slashed["unavailability"])
@@ -219,6 +223,15 @@ func (e *engine) metrics() []Metric {
 	add("sybil_reward_gain", 0)
 	if sybS > 0 && oneR > 0 {
 		out[len(out)-1].Value = ratio(sybR/sybS, oneR/oneS) - 1
+	}
+	add("sybil_gain_if_s08", 0)
+	for _, src := range e.sc.Providers {
+		if src.Behaviour == "sybil" {
+			// Under S^0.8 weights m identities of S/m weigh m (S/m)^0.8 = m^0.2 S^0.8; under
+			// linear weights a split gains nothing. The line shows what S^0.8 would give.
+			out[len(out)-1].Value = math.Pow(float64(src.SybilSplit), 0.2) - 1
+			break
+		}
 	}
 	add("reward_stake_exponent", rewardExponent(e.providers))
 
@@ -323,4 +336,41 @@ func rewardExponent(ps []*provider) float64 {
 		return 0
 	}
 	return (n*sxy - sx*sy) / d
+}
+
+// cartelTheory is the chance that a cartel of C among N providers holds a majority of a
+// redundant job's k slots when the slots go to k distinct providers uniformly at random:
+// P(X > k/2) for X hypergeometric(N, C, k). The auction is not uniform (price, reputation and
+// stake weigh in), which is what the simulated rate shows.
+func (e *engine) cartelTheory() float64 {
+	if len(e.cartels) == 0 {
+		return 0
+	}
+	k := 0
+	for _, c := range e.sc.Clients {
+		if c.Verification["redundant"] > 0 {
+			k = c.Redundancy
+			break
+		}
+	}
+	n, c := len(e.providers), len(e.cartels[0].members)
+	if k == 0 || k > n {
+		return 0
+	}
+	p := 0.0
+	for x := k/2 + 1; x <= k && x <= c; x++ {
+		p += choose(c, x) * choose(n-c, k-x) / choose(n, k)
+	}
+	return p
+}
+
+func choose(n, k int) float64 {
+	if k < 0 || k > n {
+		return 0
+	}
+	r := 1.0
+	for i := 1; i <= k; i++ {
+		r = r * float64(n-k+i) / float64(i)
+	}
+	return r
 }

@@ -182,16 +182,17 @@ func (n *Node) execute(rec *txRecord) {
 		BlockHash:   curve.PoseidonArray(new(felt.Felt).SetUint64(n.block), &n.chainFelt),
 		BlockNumber: uint(n.block),
 	}
-	if reason := n.apply(rec.tx.Calldata); reason != "" {
+	if reason := n.apply(rec.tx.Calldata, true); reason != "" {
 		rec.receipt.ExecutionStatus = rpc.TxnExecutionStatusREVERTED
 		rec.receipt.RevertReason = reason
 	}
 }
 
-// apply runs the multicall against a copy of the registry and keeps the copy only if every call
-// succeeds: a multicall is all or nothing.
-func (n *Node) apply(calldata []*felt.Felt) string {
-	if n.revertN > 0 {
+// apply runs the multicall against a copy of the registry and, when commit is set, keeps the
+// copy only if every call succeeds: a multicall is all or nothing. Without commit it is the dry
+// run a fee estimate makes.
+func (n *Node) apply(calldata []*felt.Felt, commit bool) string {
+	if commit && n.revertN > 0 {
 		n.revertN--
 		return "injected revert"
 	}
@@ -224,6 +225,9 @@ func (n *Node) apply(calldata []*felt.Felt) string {
 		} else {
 			dup++
 		}
+	}
+	if !commit {
+		return ""
 	}
 	n.registry = reg
 	n.accepted += accepted

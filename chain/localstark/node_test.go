@@ -3,6 +3,7 @@ package localstark
 import (
 	"context"
 	"errors"
+	"fmt"
 	"math/big"
 	"net"
 	"net/http/httptest"
@@ -88,11 +89,10 @@ func (f *fixture) submission(t *testing.T, nonce uint64, signers int) *checkpoin
 	return sub
 }
 
-// invoke builds and signs an INVOKE v3 of subs at nonce with bounds from the endpoint's estimate
-// times mult.
+// invoke builds and signs an INVOKE v3 of subs at nonce, bounded at 10^7 L2 gas and mult times
+// the endpoint's gas price.
 func (f *fixture) invoke(t *testing.T, nonce uint64, mult float64, subs ...*checkpoint.Submission) *rpc.BroadcastInvokeTxnV3 {
 	t.Helper()
-	ctx := context.Background()
 	var calls []rpc.InvokeFunctionCall
 	for _, s := range subs {
 		calls = append(calls, rpc.InvokeFunctionCall{ContractAddress: &registry, FunctionName: checkpoint.SubmitEntryPoint, CallData: s.Felts()})
@@ -102,16 +102,30 @@ func (f *fixture) invoke(t *testing.T, nonce uint64, mult float64, subs ...*chec
 		t.Fatal(err)
 	}
 	zero := rpc.ResourceBounds{MaxAmount: "0x0", MaxPricePerUnit: "0x0"}
-	tx := utils.BuildInvokeTxn(&sender, new(felt.Felt).SetUint64(nonce), calldata, &rpc.ResourceBoundsMapping{L1Gas: zero, L1DataGas: zero, L2Gas: zero}, nil)
-	est, err := f.acct.Provider.EstimateFee(ctx, []rpc.BroadcastTxn{tx}, nil, rpc.WithBlockTag(rpc.BlockTagPreConfirmed))
-	if err != nil {
-		t.Fatal(err)
-	}
-	tx.ResourceBounds = utils.FeeEstToResBoundsMap(est[0], mult)
-	if err := f.acct.SignInvokeTransaction(ctx, tx); err != nil {
+	l2 := rpc.ResourceBounds{MaxAmount: "0x989680", MaxPricePerUnit: rpc.U128(fmt.Sprintf("%#x", int(1000*mult)))}
+	tx := utils.BuildInvokeTxn(&sender, new(felt.Felt).SetUint64(nonce), calldata, &rpc.ResourceBoundsMapping{L1Gas: zero, L1DataGas: zero, L2Gas: l2}, nil)
+	if err := f.acct.SignInvokeTransaction(context.Background(), tx); err != nil {
 		t.Fatal(err)
 	}
 	return tx
+}
+
+func TestEstimateFeeRunsTheTransaction(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	est, err := f.acct.Provider.EstimateFee(ctx, []rpc.BroadcastTxn{f.invoke(t, 0, 1, f.submission(t, 1, 2))}, nil, rpc.WithBlockTag(rpc.BlockTagPreConfirmed))
+	if err != nil || est[0].OverallFee.IsZero() || est[0].L2GasPrice.Uint64() != 1000 {
+		t.Fatalf("estimate of a good batch: %+v %v", est, err)
+	}
+	// A batch that would revert (checkpoint 2 before 1) fails its estimate, as on Starknet, so a
+	// relayer learns it before paying.
+	_, err = f.acct.Provider.EstimateFee(ctx, []rpc.BroadcastTxn{f.invoke(t, 0, 1, f.submission(t, 2, 2))}, nil, rpc.WithBlockTag(rpc.BlockTagPreConfirmed))
+	if rpcCode(err) != rpc.ErrTxnExec.Code {
+		t.Fatalf("estimate of a batch that reverts: %v", err)
+	}
+	if st := f.node.Stats(); st.LastNonce != 0 || st.Invokes != 0 {
+		t.Fatalf("an estimate changed the endpoint: %+v", st)
+	}
 }
 
 func rpcCode(err error) int {

@@ -73,8 +73,13 @@ func (s *service) EstimateFee(txs []rpc.BroadcastInvokeTxnV3, _ []rpc.Simulation
 	defer s.n.mu.Unlock()
 	out := make([]rpc.FeeEstimation, 0, len(txs))
 	for i := range txs {
-		if _, ok := s.n.accounts[*txs[i].SenderAddress]; !ok || txs[i].SenderAddress == nil {
+		if txs[i].SenderAddress == nil || s.n.accounts[*txs[i].SenderAddress] == nil {
 			return nil, errExecution("no account at the sender address")
+		}
+		// Like Starknet, an estimate runs the transaction: one that would revert fails here,
+		// before anyone pays for it.
+		if reason := s.n.apply(txs[i].Calldata, false); reason != "" {
+			return nil, errExecution(reason)
 		}
 		gas := gasFor(txs[i].Calldata)
 		zero := new(felt.Felt)

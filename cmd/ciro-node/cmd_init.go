@@ -10,21 +10,25 @@ import (
 )
 
 func newInitCmd() *cobra.Command {
-	var chainID string
+	var o node.InitOptions
 	cmd := &cobra.Command{
 		Use:   "init",
 		Short: "Write a one-validator home: config, keys and genesis",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := node.InitHome(flags.home, chainID); err != nil {
+			if err := node.InitHome(flags.home, o); err != nil {
 				return err
 			}
-			return printOut(cmd.OutOrStdout(), map[string]string{"home": flags.home, "chain_id": chainID}, func(w io.Writer) {
-				fmt.Fprintf(w, "initialised %s for chain %s; start it with `ciro-node start --home %s`\n", flags.home, chainID, flags.home)
+			return printOut(cmd.OutOrStdout(), map[string]any{"home": flags.home, "chain_id": o.ChainID, "provider": o.Provider}, func(w io.Writer) {
+				fmt.Fprintf(w, "initialised %s for chain %s; start it with `ciro-node start --home %s`\n", flags.home, o.ChainID, flags.home)
+				if o.Provider {
+					fmt.Fprintf(w, "the provider is enabled: at start the node bonds [provider] stake and sells compute\n")
+				}
 			})
 		},
 	}
-	cmd.Flags().StringVar(&chainID, "chain-id", "ciro-local", "chain id of the new chain")
+	cmd.Flags().StringVar(&o.ChainID, "chain-id", "ciro-local", "chain id of the new chain")
+	cmd.Flags().BoolVar(&o.Provider, "provider", false, "also make this node a compute provider ([provider] enabled = true)")
 	return cmd
 }
 

@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/ciro-network/ciro-node/node"
+	"github.com/ciro-network/ciro-node/node/api"
 )
 
 // errReported marks an error already printed in the requested output format.
@@ -84,19 +85,23 @@ func printOut(w io.Writer, v any, text func(w io.Writer)) error {
 	if flags.output == "json" {
 		enc := json.NewEncoder(w)
 		enc.SetIndent("", "  ")
-		return enc.Encode(v)
+		return enc.Encode(api.EmptyList(v))
 	}
 	text(w)
 	return nil
 }
 
 // printError writes err to w: with --output json as {"error": {"code", "message"}}, otherwise
-// as "error: " and its text, which for coded errors starts with the code.
+// as "error: CODE: sentence" (just "error: " and the text for an error without a code).
 func printError(w io.Writer, err error) {
 	if flags.output == "json" {
 		code, msg := node.ErrorInfo(err)
 		b, _ := json.Marshal(map[string]any{"error": map[string]string{"code": code, "message": msg}})
 		fmt.Fprintln(w, string(b))
+		return
+	}
+	if code, msg := node.ErrorInfo(err); code != "error" {
+		fmt.Fprintf(w, "error: %s: %s\n", code, msg)
 		return
 	}
 	fmt.Fprintln(w, "error:", err)

@@ -71,9 +71,9 @@ func Estimate(devs []Device) Earnings {
 	}
 	switch {
 	case len(devs) == 0:
-		e.Note = "CPU-only: SPEC.md gives no GPU-class earnings; WASM and model-runtime jobs are priced by the market"
+		e.Note = "CPU-only: there is no GPU-class earnings estimate; WASM and model-runtime jobs are priced by the market"
 	case unknown > 0:
-		e.Note = fmt.Sprintf("%d GPU(s) match no SPEC.md class (RTX 3080, RTX 4090, A100, H100) and are not counted", unknown)
+		e.Note = fmt.Sprintf("%d GPU(s) match no known GPU class (RTX 3080, RTX 4090, A100, H100) and are not counted", unknown)
 	}
 	return e
 }

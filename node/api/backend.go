@@ -51,6 +51,9 @@ type Backend interface {
 	// WalletWithdraw moves the node's provider earnings to its balance and waits for the tx
 	// to commit. A zero amount withdraws everything.
 	WalletWithdraw(ctx context.Context, amount *uint256.Int) (TxView, error)
+	// WalletSend sends msg from the node's account through the node's nonce sequencer, on
+	// behalf of sender (who must be that account), and waits for it to commit.
+	WalletSend(ctx context.Context, sender contracts.Address, msg contracts.Msg) (TxView, error)
 	// AddContent imports the bytes of r as one file into the node's content store, pinned as a
 	// job input under name (which may be empty), and returns its CID. It reads r to its end,
 	// up to the store's import limit; over it, it fails with an error wrapping ErrTooLarge.

@@ -1,5 +1,4 @@
-// Package api is a Ciro node's HTTP API and Prometheus metrics: the operator surface of
-// SPEC.md (health, status, jobs, providers, validators, accounts, the node's wallet, content by
+// Package api is a Ciro node's HTTP API and Prometheus metrics: the operator surface (health, status, jobs, providers, validators, accounts, the node's wallet, content by
 // CID, a Server-Sent Events stream of job changes, /metrics and its own OpenAPI document).
 //
 // It owns HTTP concerns only: routing, authentication of writes, decoding and checking

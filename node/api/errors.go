@@ -73,6 +73,9 @@ func HTTPStatus(c contracts.Code) int {
 		return http.StatusNotFound
 	case contracts.CodeInsufficientFunds:
 		return http.StatusPaymentRequired
+	case contracts.CodeTooManyPending:
+		// The client has as many unsettled jobs as the protocol allows: try again later.
+		return http.StatusTooManyRequests
 	case contracts.CodeUnauthorized:
 		// The chain refused this account; 401 is kept for a missing or wrong API token.
 		return http.StatusForbidden
@@ -85,7 +88,8 @@ func HTTPStatus(c contracts.Code) int {
 	case contracts.CodeReplayedNonce, contracts.CodeOutOfOrderNonce, contracts.CodeJailed,
 		contracts.CodeNotJailed, contracts.CodeTooEarly, contracts.CodeTombstoned,
 		contracts.CodeSupplyCap, contracts.CodeDuplicateResult, contracts.CodeNotAssigned,
-		contracts.CodeJobState, contracts.CodeNotProvider, contracts.CodeNotValidator:
+		contracts.CodeJobState, contracts.CodeNotProvider, contracts.CodeNotValidator,
+		contracts.CodeCollateralLocked, contracts.CodeDisputeOpen:
 		return http.StatusConflict
 	default:
 		return http.StatusInternalServerError

@@ -38,6 +38,7 @@ type fakeBackend struct {
 	mu         sync.Mutex
 	submitted  []JobRequest
 	withdrawn  []*uint256.Int
+	sent       []contracts.Msg
 	added      map[string]string // name → CID of each upload
 	filters    []JobFilter
 	subs       map[chan JobEvent]struct{}
@@ -209,6 +210,16 @@ func (f *fakeBackend) WalletWithdraw(_ context.Context, amount *uint256.Int) (Tx
 	defer f.mu.Unlock()
 	f.withdrawn = append(f.withdrawn, amount)
 	return TxView{Hash: "CAFE", Height: 44}, nil
+}
+
+func (f *fakeBackend) WalletSend(_ context.Context, sender contracts.Address, msg contracts.Msg) (TxView, error) {
+	if sender != f.wallet {
+		return TxView{}, contracts.Errorf(contracts.CodeUnauthorized, "signed by %s, not the node's account", sender)
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.sent = append(f.sent, msg)
+	return TxView{Hash: "BEEF", Height: 45}, nil
 }
 
 func (f *fakeBackend) AddContent(_ context.Context, r io.Reader, name string) (string, error) {

@@ -98,11 +98,11 @@ func (b *submitJobBody) spec() (JobRequest, error) {
 	if b.MaxPrice == nil {
 		return req, fieldError(CodeMissingField, "max_price", "the field \"max_price\" is required, e.g. \"1.5ciro\" or an amount in the smallest unit")
 	}
-	t, err := contracts.ParseJobType(*b.Type)
+	t, err := ParseJobType(*b.Type)
 	if err != nil {
 		return req, withField(err, "type")
 	}
-	price, err := contracts.ParseAmount(string(*b.MaxPrice))
+	price, err := ParseAmount(string(*b.MaxPrice))
 	if err != nil {
 		return req, withField(err, "max_price")
 	}
@@ -222,7 +222,7 @@ func parseJobFilter(q url.Values) (JobFilter, error) {
 		f.Status = &st
 	}
 	if v := q.Get("type"); v != "" {
-		t, err := contracts.ParseJobType(v)
+		t, err := ParseJobType(v)
 		if err != nil {
 			return f, withField(err, "type")
 		}
@@ -370,7 +370,7 @@ func (s *Server) postWithdraw(w http.ResponseWriter, r *http.Request) error {
 	}
 	amount := new(uint256.Int) // zero withdraws everything
 	if !strings.EqualFold(strings.TrimSpace(string(*body.Amount)), "all") {
-		a, err := contracts.ParseAmount(string(*body.Amount))
+		a, err := ParseAmount(string(*body.Amount))
 		if err != nil {
 			return withField(err, "amount")
 		}
@@ -384,6 +384,41 @@ func (s *Server) postWithdraw(w http.ResponseWriter, r *http.Request) error {
 		return fmt.Errorf("withdraw: %w", err)
 	}
 	writeJSON(w, http.StatusOK, tx)
+	return nil
+}
+
+// walletTxBody is POST /wallet/tx: a transaction signed with the node's account key, in hex.
+// Its nonce and fee are ignored: the node signs the message again with the nonce its
+// sequencer assigns, so that the CLI's sends and the node's own never collide.
+type walletTxBody struct {
+	Tx string `json:"tx"`
+}
+
+func (s *Server) postWalletTx(w http.ResponseWriter, r *http.Request) error {
+	var body walletTxBody
+	if err := decodeBody(w, r, &body); err != nil {
+		return err
+	}
+	if body.Tx == "" {
+		return fieldError(CodeMissingField, "tx", "the field \"tx\" is required: a transaction signed with the node's account key, in hex")
+	}
+	raw, err := hex.DecodeString(body.Tx)
+	if err != nil {
+		return fieldError(contracts.CodeMalformed.String(), "tx", "the field \"tx\" is not hex: %v", err)
+	}
+	tx, err := contracts.DecodeTx(raw)
+	if err != nil {
+		return withField(err, "tx")
+	}
+	// The signature proves the sender holds the account's key, beside the API token.
+	if err := tx.VerifySignature(); err != nil {
+		return withField(err, "tx")
+	}
+	view, err := s.backend.WalletSend(r.Context(), tx.Sender(), tx.Msg)
+	if err != nil {
+		return fmt.Errorf("send: %w", err)
+	}
+	writeJSON(w, http.StatusOK, view)
 	return nil
 }
 

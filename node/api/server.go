@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"reflect"
 	"sort"
 	"strings"
 	"time"
@@ -170,6 +171,7 @@ func (s *Server) routeTable() []route {
 		{"GET", "/accounts/{addr}", false, s.getAccount},
 		{"GET", "/wallet/balance", false, s.getWalletBalance},
 		{"POST", "/wallet/withdraw", true, s.postWithdraw},
+		{"POST", "/wallet/tx", true, s.postWalletTx},
 		{"POST", "/content", true, s.postContent},
 		{"GET", "/content/{cid}", false, s.getContent},
 		{"GET", "/events", false, s.getEvents},
@@ -274,8 +276,17 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	writeJSON(w, e.Status, errorBody{Error: e})
 }
 
+// EmptyList is v, except that a nil slice becomes an empty one: a list with nothing in it is
+// written [] rather than null.
+func EmptyList(v any) any {
+	if rv := reflect.ValueOf(v); rv.Kind() == reflect.Slice && rv.IsNil() {
+		return reflect.MakeSlice(rv.Type(), 0, 0).Interface()
+	}
+	return v
+}
+
 func writeJSON(w http.ResponseWriter, status int, v any) {
-	b, err := json.MarshalIndent(v, "", "  ")
+	b, err := json.MarshalIndent(EmptyList(v), "", "  ")
 	if err != nil {
 		status = http.StatusInternalServerError
 		b, _ = json.Marshal(errorBody{Error: apiErrorf(status, CodeInternal, "the answer could not be encoded")})

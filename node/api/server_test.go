@@ -37,7 +37,7 @@ type apiCase struct {
 const validJob = `{"type":"AIInference","model_cid":"bafy-model","max_price":"1.5ciro","deadline_in_blocks":20}`
 
 func cases() []apiCase {
-	return []apiCase{
+	return append(walletTxCases(), []apiCase{
 		{name: "health ok", method: "GET", path: "/health", status: 200, check: func(t *testing.T, rec *httptest.ResponseRecorder, _ *fakeBackend) {
 			var v map[string]string
 			decode(t, rec, &v)
@@ -307,7 +307,7 @@ func cases() []apiCase {
 				t.Errorf("openapi = %v", v["openapi"])
 			}
 		}},
-	}
+	}...)
 }
 
 func wantMessage(part string) func(t *testing.T, rec *httptest.ResponseRecorder, _ *fakeBackend) {

@@ -371,3 +371,48 @@ func VerifyProof(root, key, value []byte, proof *ics23.CommitmentProof) error {
 	}
 	return nil
 }
+
+// Reader reads one committed version. It is the same type as consensus's StateReader, so that
+// the Store satisfies consensus's StateStore without either package importing the other.
+type Reader = interface {
+	Get(key []byte) ([]byte, error)
+	Iterate(start, end []byte, fn func(key, value []byte) bool) error
+}
+
+// ReaderAt returns a reader of a committed version (0 = latest committed) that holds no lock
+// of the Store: a committed IAVL version is immutable, so a long scan of it (a query) runs
+// alongside block execution instead of stalling it. Reads of a version pruned meanwhile fail.
+func (s *Store) ReaderAt(version int64) (Reader, error) {
+	s.mu.Lock()
+	t, err := s.committed(version)
+	s.mu.Unlock()
+	if err != nil {
+		return nil, err
+	}
+	if t == nil {
+		return emptyReader{}, nil
+	}
+	return snapshot{t: t}, nil
+}
+
+type snapshot struct{ t *iavl.ImmutableTree }
+
+func (r snapshot) Get(key []byte) ([]byte, error) {
+	if len(key) == 0 {
+		return nil, ErrKeyEmpty
+	}
+	v, err := r.t.Get(key)
+	if err != nil {
+		return nil, fmt.Errorf("statedb: get: %w", err)
+	}
+	return bytes.Clone(v), nil
+}
+
+func (r snapshot) Iterate(start, end []byte, fn func(key, value []byte) bool) error {
+	return iterate(r.t, start, end, fn)
+}
+
+type emptyReader struct{}
+
+func (emptyReader) Get([]byte) ([]byte, error)                                 { return nil, nil }
+func (emptyReader) Iterate([]byte, []byte, func(key, value []byte) bool) error { return nil }

@@ -4,7 +4,6 @@
 // checkpoint that names the next one. Every hash here is computed the same way, felt for felt, in
 // chain/checkpoint (Go), and tests/vectors.cairo pins both sides to the same values.
 
-use core::ecdsa::check_ecdsa_signature;
 use core::poseidon::poseidon_hash_span;
 
 pub const TAG_CHECKPOINT: felt252 = 'CIRO_CHECKPOINT_V1';
@@ -78,7 +77,7 @@ pub fn checkpoint_digest(cp: @Checkpoint) -> felt252 {
 }
 
 // poseidon(TAG_VALSET, length, key_0, power_0, key_1, power_1, ...).
-pub fn set_hash(members: Span<Member>) -> felt252 {
+pub fn valset_hash(members: Span<Member>) -> felt252 {
     let mut data = array![TAG_VALSET, members.len().into()];
     for m in members {
         data.append(*m.pubkey);
@@ -104,7 +103,7 @@ pub fn validate_set(members: Span<Member>) -> u128 {
 }
 
 // ceil(2 × total / 3).
-pub fn threshold(total: u128) -> u128 {
+pub fn threshold_of(total: u128) -> u128 {
     (2 * total + 2) / 3
 }
 
@@ -136,9 +135,10 @@ pub mod CheckpointRegistry {
         Map, StorageMapReadAccess, StorageMapWriteAccess, StoragePointerReadAccess,
         StoragePointerWriteAccess,
     };
+    use core::ecdsa::check_ecdsa_signature;
     use super::{
-        Checkpoint, EpochRoots, ICheckpointRegistry, Member, Signature, check_ecdsa_signature,
-        checkpoint_digest, set_hash, threshold, validate_set, verify_proof,
+        Checkpoint, EpochRoots, ICheckpointRegistry, Member, Signature, checkpoint_digest,
+        threshold_of, validate_set, valset_hash, verify_proof,
     };
 
     #[storage]
@@ -198,8 +198,8 @@ pub mod CheckpointRegistry {
                 i += 1;
             };
             self.set_len.write(members.len());
-            self.set_hash.write(set_hash(members));
-            self.threshold.write(threshold(total));
+            self.set_hash.write(valset_hash(members));
+            self.threshold.write(threshold_of(total));
         }
 
         // Signatures in strictly increasing member order, each valid, reaching the threshold.
@@ -244,9 +244,9 @@ pub mod CheckpointRegistry {
             }
             self.check_quorum(digest, signatures);
             if checkpoint.next_set_hash != self.set_hash.read() {
-                // Only the current set, which just signed, can name its successor.
-                validate_set(next_set);
-                assert(set_hash(next_set) == checkpoint.next_set_hash, 'BAD_NEXT_SET');
+                // Only the current set, which just signed, can name its successor; install
+                // checks the members' rules.
+                assert(valset_hash(next_set) == checkpoint.next_set_hash, 'BAD_NEXT_SET');
                 self.install(next_set);
                 self.emit(SetRotated { set_hash: self.set_hash.read(), threshold: self.threshold.read() });
             } else {

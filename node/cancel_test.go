@@ -1,0 +1,28 @@
+package node
+
+import (
+	"testing"
+
+	"github.com/ciro-network/ciro-node/contracts"
+)
+
+// A cancel the chain would refuse is refused before it is sent, with the chain's code.
+func TestCancelRefusal(t *testing.T) {
+	client, other := contracts.Address{1}, contracts.Address{2}
+	for _, tc := range []struct {
+		name   string
+		job    contracts.Job
+		sender contracts.Address
+		want   contracts.Code
+	}{
+		{"pending, own job", contracts.Job{ID: 1, Client: client, Status: contracts.JobPending}, client, contracts.CodeOK},
+		{"someone else's job", contracts.Job{ID: 2, Client: client, Status: contracts.JobPending}, other, contracts.CodeUnauthorized},
+		{"already cancelled", contracts.Job{ID: 3, Client: client, Status: contracts.JobCancelled}, client, contracts.CodeJobState},
+		{"completed", contracts.Job{ID: 4, Client: client, Status: contracts.JobCompleted}, client, contracts.CodeJobState},
+		{"pending but taken", contracts.Job{ID: 5, Client: client, Status: contracts.JobPending, Assignments: []contracts.Assignment{{}}}, client, contracts.CodeJobState},
+	} {
+		if got := contracts.CodeOf(cancelRefusal(&tc.job, tc.sender)); got != tc.want {
+			t.Errorf("%s: %s, want %s", tc.name, got, tc.want)
+		}
+	}
+}
