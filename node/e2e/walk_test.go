@@ -103,6 +103,13 @@ func TestNewcomerWalk(t *testing.T) {
 	if out, errOut, status := c.run("tx", "stake", "20000ciro", "--validator"); status != 0 || !strings.Contains(out, "committed tx") {
 		t.Fatalf("stake: exit %d\n%s%s", status, out, errOut)
 	}
+	// Text output names roles and formats amounts.
+	if out, _, status := c.run("query", "staking", "validator"); status != 0 || !strings.Contains(out, "validator, provider") || !strings.Contains(out, " CIRO") {
+		t.Fatalf("query staking: exit %d %q", status, out)
+	}
+	if out, _, status := c.run("query", "account", "validator"); status != 0 || !strings.Contains(out, " CIRO") || !strings.Contains(out, "nonce") {
+		t.Fatalf("query account: exit %d %q", status, out)
+	}
 	// Amounts are echoed as typed, with the accepted forms.
 	if msg := c.wantError(false, "tx", "transfer", "faucet", "1.5.5ciro"); !strings.Contains(msg, `error: invalid_argument: "1.5.5ciro" is not an amount`) || !strings.Contains(msg, "0.5ciro") {
 		t.Fatalf("a bad amount: %q", msg)
