@@ -17,7 +17,7 @@ import (
 // with the race detector: the light peer, the API backend's event fan-out and the agents'
 // wiring run only inside node processes, where the package race pass never sees them. A race
 // report in any process, devnet or node, fails the test. It exists only in a -race build of
-// the tests (`make test`'s race pass runs it), whose packages the node binary's race build
+// the tests (run it with `go test -race -run TestDevnetUnderRace ./node/e2e/`), whose packages the node binary's race build
 // then shares from the build cache.
 func TestDevnetUnderRace(t *testing.T) {
 	bin := nodetest.RaceBinary(t)
