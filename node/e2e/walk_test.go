@@ -14,6 +14,7 @@ import (
 
 	"github.com/ciro-network/ciro-node/compute/model"
 	"github.com/ciro-network/ciro-node/node"
+	"github.com/ciro-network/ciro-node/node/devnet"
 	"github.com/ciro-network/ciro-node/node/nodetest"
 )
 
@@ -68,7 +69,7 @@ func TestNewcomerWalk(t *testing.T) {
 		t.Fatalf("query with the node down: code %q", code)
 	}
 
-	p, err := node.StartProcess(bin, home)
+	p, err := devnet.StartProcess(bin, home)
 	if err != nil {
 		t.Fatal(err)
 	}
