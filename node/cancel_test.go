@@ -26,3 +26,14 @@ func TestCancelRefusal(t *testing.T) {
 		}
 	}
 }
+
+func TestRoleNames(t *testing.T) {
+	for roles, want := range map[uint8]string{
+		0: "none", contracts.RoleValidator: "validator", contracts.RoleProvider: "provider",
+		contracts.RoleValidator | contracts.RoleProvider: "validator, provider",
+	} {
+		if got := RoleNames(roles); got != want {
+			t.Errorf("RoleNames(%d) = %q, want %q", roles, got, want)
+		}
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/ciro-network/ciro-node/consensus"
 	"github.com/ciro-network/ciro-node/contracts"
@@ -210,6 +211,22 @@ const (
 	ParamsPath     = consensus.QueryParams
 	SupplyPath     = consensus.QuerySupply
 )
+
+// RoleNames names a staker's role bits: "validator", "provider", "validator, provider", or
+// "none".
+func RoleNames(roles uint8) string {
+	var names []string
+	if roles&contracts.RoleValidator != 0 {
+		names = append(names, "validator")
+	}
+	if roles&contracts.RoleProvider != 0 {
+		names = append(names, "provider")
+	}
+	if len(names) == 0 {
+		return "none"
+	}
+	return strings.Join(names, ", ")
+}
 
 // FormatAmountJSON renders a decimal amount string as CIRO, for text output.
 func FormatAmountJSON(dec string) string {

@@ -179,7 +179,7 @@ func (p *provider) registerMsg() *contracts.RegisterProvider {
 	}
 	return &contracts.RegisterProvider{
 		Caps:     contracts.CapCUDA | contracts.CapFP16 | contracts.CapTensorCores,
-		GPUModel: c.name, GPUCount: 1, VRAMMiB: c.vramMiB, Frameworks: []string{"PyTorch"},
+		GPUModel: c.name, GPUCount: 1, VRAMMiB: c.vramMiB, Frameworks: []string{"PyTorch", "wasi", "ciro-onnx-int"},
 		Region: regionNames[p.region], Capacity: uint32(p.capacity), Asks: asks,
 	}
 }

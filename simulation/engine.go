@@ -427,6 +427,8 @@ func (e *engine) handle(evs []contracts.Event, ptx *pendingTx) {
 			e.assigned(attrU(ev, "job_id"), attr(ev, "provider"), int(attrU(ev, "slot")), attrU(ev, "deadline"), attrAmount(ev, "price"))
 		case "job_reveal_open":
 			e.revealAll(attrU(ev, "job_id"))
+		case "dispute_opened":
+			e.disputeOpened(attrU(ev, "job_id"))
 		case "job_result":
 			e.resultSeen(attrU(ev, "job_id"), attr(ev, "provider"), int(attrU(ev, "slot")), attr(ev, "result_cid"))
 		case "job_challenged":
@@ -490,6 +492,11 @@ func (e *engine) submitJob(c *client) {
 		Type: t, ModelCID: "model-" + t.String(), InputCID: "input-" + c.name + "-" + strconv.Itoa(c.submitted),
 		Requirements: contracts.Requirements{Caps: contracts.CapCUDA, MinVRAMMiB: jobVRAMMiB[t], GPUCount: 1},
 		MaxPrice:     ciro(maxPrice), Deadline: deadline, Verification: v, Redundancy: uint8(k), Priority: prio,
+	}
+	if v == contracts.VerifySampled {
+		// Only a bit-exact executor's result can be proven wrong by re-execution, so a
+		// sampled job names one.
+		spec.Requirements.Frameworks = []string{"wasi"}
 	}
 	c.submitted++
 	rec := &jobRec{client: c, typ: t, verification: v, k: k, sentAt: e.now, maxPrice: maxPrice, deadline: deadline, assignedAt: -1}
@@ -869,4 +876,22 @@ func firstResult(m map[int]string) (string, bool) {
 		}
 	}
 	return cid, best >= 0
+}
+
+// disputeOpened has every validator re-execute the disputed job and vote the result it got:
+// a dispute without a quorum of votes settles in the provider's favour.
+func (e *engine) disputeOpened(id uint64) {
+	j := e.jobs[id]
+	if j == nil {
+		return
+	}
+	d := durationMs(&gpuClasses[2], j.typ)
+	for _, v := range e.validators {
+		e.stats.reexecutions++
+		e.stats.reexecCostUSD += d / 3600_000 * gpuClasses[2].costPerHour
+		saved := e.now
+		e.now += int64(d)
+		e.send(&v.identity, &contracts.DisputeVote{JobID: id, ResultCID: canonical(id)}, nil)
+		e.now = saved
+	}
 }

@@ -8,10 +8,11 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/ciro-network/ciro-node/node"
+	"github.com/ciro-network/ciro-node/node/devnet"
 )
 
 func newDevnetCmd() *cobra.Command {
-	var o node.DevnetOptions
+	var o devnet.Options
 	var faulty string
 	cmd := &cobra.Command{
 		Use:   "devnet",
@@ -24,10 +25,10 @@ func newDevnetCmd() *cobra.Command {
 			}
 			o.Rewards = true
 			var err error
-			if o.Faulty, err = node.ParseFaultyProviders(faulty); err != nil {
+			if o.Faulty, err = devnet.ParseFaultyProviders(faulty); err != nil {
 				return err
 			}
-			sum, err := node.RunDevnet(cmd.Context(), o)
+			sum, err := devnet.Run(cmd.Context(), o)
 			if err != nil {
 				return err
 			}

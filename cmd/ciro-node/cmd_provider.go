@@ -113,7 +113,7 @@ func newProviderCmd() *cobra.Command {
 			}
 			return printOut(cmd.OutOrStdout(), r, func(w io.Writer) {
 				if r.Withdrawal != nil {
-					fmt.Fprintf(w, "withdrew %s at height %d\n", amount, r.Withdrawal.Height)
+					fmt.Fprintf(w, "withdrew %s in tx %s at height %d\n", amount, r.Withdrawal.Hash, r.Withdrawal.Height)
 				}
 				fmt.Fprintf(w, "provider  %s\n", r.Address)
 				fmt.Fprintf(w, "earnings  %s (unwithdrawn)\n", node.FormatCIRO(r.Earnings))

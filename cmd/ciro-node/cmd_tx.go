@@ -131,8 +131,28 @@ func newQueryCmd() *cobra.Command {
 			_ = json.Unmarshal(raw, &acc)
 			fmt.Fprintln(w, node.FormatAmountJSON(acc.Balance))
 		}),
-		addrCmd("account KEY|ADDRESS", "An account's balance and nonce", node.AccountQueryPath, pretty),
-		addrCmd("staking KEY|ADDRESS", "A staker's pool, tier, jail state and reputation", node.StakerQueryPath, pretty),
+		addrCmd("account KEY|ADDRESS", "An account's balance and nonce", node.AccountQueryPath, func(w io.Writer, raw json.RawMessage) {
+			var acc struct {
+				Balance string `json:"balance"`
+				Nonce   uint64 `json:"nonce"`
+			}
+			_ = json.Unmarshal(raw, &acc)
+			fmt.Fprintf(w, "balance  %s\nnonce    %d\n", node.FormatAmountJSON(acc.Balance), acc.Nonce)
+		}),
+		addrCmd("staking KEY|ADDRESS", "A staker's pool, tier, jail state and reputation", node.StakerQueryPath, func(w io.Writer, raw json.RawMessage) {
+			var st struct {
+				Moniker    string `json:"moniker"`
+				Roles      uint8  `json:"roles"`
+				Tokens     string `json:"tokens"`
+				Tier       string `json:"tier"`
+				Jailed     bool   `json:"jailed"`
+				Reputation int64  `json:"reputation"`
+				Slashes    uint32 `json:"slashes"`
+			}
+			_ = json.Unmarshal(raw, &st)
+			fmt.Fprintf(w, "moniker     %s\nroles       %s\nstake       %s\ntier        %s\njailed      %v\nreputation  %d\nslashes     %d\n",
+				st.Moniker, node.RoleNames(st.Roles), node.FormatAmountJSON(st.Tokens), st.Tier, st.Jailed, st.Reputation, st.Slashes)
+		}),
 		addrCmd("unbonding KEY|ADDRESS", "An account's pending unbonding entries", node.UnbondingQueryPath, pretty),
 		&cobra.Command{
 			Use: "validators", Short: "The validator set", Args: cobra.NoArgs,

@@ -159,3 +159,39 @@ func TestRulesCatchViolations(t *testing.T) {
 		}
 	}
 }
+
+// harness is the test harness: it runs `go build` and builds Docker images at run time, so the
+// daemon must never link it. harnessImporters are the only packages whose non-test code may
+// import it.
+var (
+	harness          = []string{module + "/node/devnet", module + "/node/nodetest"}
+	harnessImporters = map[string]bool{"cmd/ciro-node": true, "node/nodetest": true, "node/devnet": true}
+)
+
+// harnessViolations lists the packages that import the harness without being allowed to.
+func harnessViolations(pkgs []*goPackage) []string {
+	var out []string
+	for _, p := range pkgs {
+		for _, h := range harness {
+			if p.imports[h] && !harnessImporters[p.dir] {
+				out = append(out, p.dir+" imports "+h)
+			}
+		}
+	}
+	return out
+}
+
+func TestDaemonDoesNotLinkTheHarness(t *testing.T) {
+	for _, v := range harnessViolations(loadPackages(t)) {
+		t.Errorf("%s: the devnet and test harness stay out of the daemon; only %v may import it", v, harnessImporters)
+	}
+}
+
+// TestHarnessRuleCatchesViolations keeps the harness rule from passing vacuously.
+func TestHarnessRuleCatchesViolations(t *testing.T) {
+	daemon := &goPackage{dir: "node", imports: map[string]bool{module + "/node/devnet": true}}
+	api := &goPackage{dir: "node/api", imports: map[string]bool{module + "/node/nodetest": true}}
+	if got := harnessViolations([]*goPackage{daemon, api}); len(got) != 2 {
+		t.Fatalf("violations %v, want the daemon's and the API's", got)
+	}
+}

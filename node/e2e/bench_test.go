@@ -19,6 +19,7 @@ import (
 
 	"github.com/ciro-network/ciro-node/contracts"
 	"github.com/ciro-network/ciro-node/node"
+	"github.com/ciro-network/ciro-node/node/devnet"
 	"github.com/ciro-network/ciro-node/node/nodetest"
 )
 
@@ -143,7 +144,7 @@ func kvstoreTx(sender, n int) []byte {
 // invariant check off, since it reads all state every block, and funded sender accounts) and
 // starts its validators as processes of binary, each with env(home) added to its environment.
 // pprofAddr, if set, is node0's pprof listener. The network stops at cleanup.
-func startBenchNet(b *testing.B, ctx context.Context, binary string, env func(home string) []string, pprofAddr string) *node.Devnet {
+func startBenchNet(b *testing.B, ctx context.Context, binary string, env func(home string) []string, pprofAddr string) *devnet.Devnet {
 	b.Helper()
 	dir := b.TempDir()
 	names := make([]string, benchSenders)
@@ -157,7 +158,7 @@ func startBenchNet(b *testing.B, ctx context.Context, binary string, env func(ho
 	if err != nil {
 		b.Fatal(err)
 	}
-	d := &node.Devnet{Dir: dir}
+	d := &devnet.Devnet{Dir: dir}
 	b.Cleanup(func() {
 		if b.Failed() {
 			dumpBenchLogs(b, d)
@@ -183,7 +184,7 @@ func startBenchNet(b *testing.B, ctx context.Context, binary string, env func(ho
 		if env != nil {
 			extra = env(home)
 		}
-		p, err := node.StartProcess(binary, home, extra...)
+		p, err := devnet.StartProcess(binary, home, extra...)
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -197,14 +198,14 @@ func startBenchNet(b *testing.B, ctx context.Context, binary string, env func(ho
 	wctx, cancel := context.WithTimeout(ctx, 90*time.Second)
 	defer cancel()
 	for i, c := range d.Clients {
-		if err := node.WaitHeight(wctx, c, 1); err != nil {
+		if err := devnet.WaitHeight(wctx, c, 1); err != nil {
 			b.Fatalf("node%d: %v", i, err)
 		}
 	}
 	return d
 }
 
-func dumpBenchLogs(b *testing.B, d *node.Devnet) {
+func dumpBenchLogs(b *testing.B, d *devnet.Devnet) {
 	for i := range d.Procs {
 		out, err := os.ReadFile(filepath.Join(d.Home(i), "node.log"))
 		if err != nil {
@@ -236,7 +237,7 @@ func (r loadResult) String() string {
 // driveLoad broadcasts txs[s], in order, from sender s to node s mod validators, all senders at
 // once, waits until the blocks hold every transaction and measures them. during, if set, runs
 // while the load is on.
-func driveLoad(b *testing.B, ctx context.Context, d *node.Devnet, txs [][][]byte, during func()) loadResult {
+func driveLoad(b *testing.B, ctx context.Context, d *devnet.Devnet, txs [][][]byte, during func()) loadResult {
 	b.Helper()
 	total := 0
 	for _, s := range txs {

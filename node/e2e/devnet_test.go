@@ -5,43 +5,59 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/ciro-network/ciro-node/node"
+	"github.com/ciro-network/ciro-node/node/devnet"
 	"github.com/ciro-network/ciro-node/node/nodetest"
 )
 
 // runDevnet runs `ciro-node devnet --once --output json` with args and decodes its summary.
-func runDevnet(t *testing.T, bin, workdir string, timeout time.Duration, args ...string) node.DevnetSummary {
+func runDevnet(t *testing.T, bin, workdir string, timeout time.Duration, args ...string) devnet.Summary {
 	return runDevnetB(t, bin, workdir, timeout, args...)
 }
 
-func runDevnetB(t testing.TB, bin, workdir string, timeout time.Duration, args ...string) node.DevnetSummary {
+func runDevnetB(t testing.TB, bin, workdir string, timeout time.Duration, args ...string) devnet.Summary {
+	t.Helper()
+	sum, _ := runDevnetEnv(t, bin, workdir, timeout, nil, args...)
+	return sum
+}
+
+// runDevnetEnv is runDevnetB with extra environment entries for the devnet and its nodes; it
+// also returns the network's directory.
+func runDevnetEnv(t testing.TB, bin, workdir string, timeout time.Duration, env []string, args ...string) (devnet.Summary, string) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
-	base := nodetest.FreePortBase(t, 200)
-	dir := t.TempDir()
-	full := append([]string{"devnet", "--once", "--output", "json", "--dir", dir,
-		"--base-port", fmt.Sprint(base), "--api-base-port", fmt.Sprint(base + 150)}, args...)
-	cmd := exec.CommandContext(ctx, bin, full...)
-	cmd.Dir = workdir
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	err := cmd.Run()
-	var sum node.DevnetSummary
-	if jerr := json.Unmarshal(stdout.Bytes(), &sum); jerr != nil {
-		t.Fatalf("devnet %v: %v; no JSON summary (%v)\nstderr:\n%s", args, err, jerr, tail(stderr.String(), 60))
+	for attempt := 1; ; attempt++ {
+		base := nodetest.FreePortBase(t, 200)
+		dir := t.TempDir()
+		full := append([]string{"devnet", "--once", "--output", "json", "--dir", dir,
+			"--base-port", fmt.Sprint(base), "--api-base-port", fmt.Sprint(base + 150)}, args...)
+		cmd := exec.CommandContext(ctx, bin, full...)
+		cmd.Dir = workdir
+		cmd.Env = append(os.Environ(), env...)
+		var stdout, stderr bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &stdout, &stderr
+		err := cmd.Run()
+		if err != nil && attempt < 3 && nodetest.PortClash(dir, stdout.String(), stderr.String()) {
+			t.Logf("a port of %d..%d was taken before its node bound it; retrying on other ports", base, base+199)
+			continue
+		}
+		var sum devnet.Summary
+		if jerr := json.Unmarshal(stdout.Bytes(), &sum); jerr != nil {
+			t.Fatalf("devnet %v: %v; no JSON summary (%v)\nstderr:\n%s", args, err, jerr, tail(stderr.String(), 60))
+		}
+		if err != nil {
+			t.Logf("devnet exited with %v; progress:\n%s", err, tail(stderr.String(), 40))
+		}
+		t.Logf("devnet summary: %s", stdout.String())
+		return sum, dir
 	}
-	if err != nil {
-		t.Logf("devnet exited with %v; progress:\n%s", err, tail(stderr.String(), 40))
-	}
-	t.Logf("devnet summary: %s", stdout.String())
-	return sum
 }
 
 func tail(s string, n int) string {
@@ -85,7 +101,7 @@ func TestDevnetFromCleanClone(t *testing.T) {
 	if sum.LightProviders != 1 {
 		t.Errorf("light_providers = %d, want 1", sum.LightProviders)
 	}
-	var light *node.Earning
+	var light *devnet.Earning
 	for i := range sum.ProviderEarnings {
 		if strings.Contains(sum.ProviderEarnings[i].Behaviour, "light") {
 			light = &sum.ProviderEarnings[i]

@@ -12,6 +12,7 @@ import (
 	"github.com/ciro-network/ciro-node/consensus"
 	"github.com/ciro-network/ciro-node/contracts"
 	"github.com/ciro-network/ciro-node/node"
+	"github.com/ciro-network/ciro-node/node/devnet"
 )
 
 func mustKey(t testing.TB, home, name string) *node.Key {
@@ -88,7 +89,7 @@ func waitHeight(ctx context.Context, t *testing.T, c *node.Client, h int64) {
 	t.Helper()
 	wctx, cancel := context.WithTimeout(ctx, 60*time.Second)
 	defer cancel()
-	if err := node.WaitHeight(wctx, c, h); err != nil {
+	if err := devnet.WaitHeight(wctx, c, h); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -28,13 +28,14 @@ import (
 	"github.com/ciro-network/ciro-node/consensus"
 	"github.com/ciro-network/ciro-node/contracts"
 	"github.com/ciro-network/ciro-node/node"
+	"github.com/ciro-network/ciro-node/node/devnet"
 	"github.com/ciro-network/ciro-node/node/nodetest"
 )
 
 // startLightPeer runs a light peer in the test process that joins the devnet's mesh through
 // node0's libp2p address, with the devnet's genesis. rpc, when set, is its [light] rpc list;
 // empty, it finds full peers' RPC addresses in the DHT.
-func startLightPeer(t *testing.T, d *node.Devnet, rpc ...string) *node.LightPeer {
+func startLightPeer(t *testing.T, d *devnet.Devnet, rpc ...string) *node.LightPeer {
 	t.Helper()
 	cfg1, err := node.LoadConfig(d.Home(1))
 	if err != nil {

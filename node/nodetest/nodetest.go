@@ -15,43 +15,79 @@ import (
 	"time"
 
 	"github.com/ciro-network/ciro-node/node"
+	"github.com/ciro-network/ciro-node/node/devnet"
 )
 
-var (
-	buildOnce sync.Once
-	binary    string
-	buildErr  error
-)
+// build is one build of cmd/ciro-node per test process.
+type build struct {
+	once   sync.Once
+	binary string
+	err    error
+}
+
+var plain, race build
 
 // Binary builds cmd/ciro-node once per test process and returns its path.
-func Binary(t testing.TB) string {
+func Binary(t testing.TB) string { return plain.get(t) }
+
+// RaceBinary builds cmd/ciro-node with the race detector once per test process: every node
+// process it runs checks its own goroutines, which a race pass over the packages never sees.
+func RaceBinary(t testing.TB) string { return race.get(t, "-race") }
+
+func (b *build) get(t testing.TB, flags ...string) string {
 	t.Helper()
-	buildOnce.Do(func() {
+	b.once.Do(func() {
 		out, err := exec.Command("go", "env", "GOMOD").Output()
 		if err != nil {
-			buildErr = fmt.Errorf("go env GOMOD: %w", err)
+			b.err = fmt.Errorf("go env GOMOD: %w", err)
 			return
 		}
 		root := filepath.Dir(strings.TrimSpace(string(out)))
 		dir, err := os.MkdirTemp("", "ciro-node-bin-")
 		if err != nil {
-			buildErr = err
+			b.err = err
 			return
 		}
-		binary = filepath.Join(dir, "ciro-node")
-		cmd := exec.Command("go", "build", "-o", binary, "./cmd/ciro-node")
+		b.binary = filepath.Join(dir, "ciro-node")
+		args := append(append([]string{"build"}, flags...), "-o", b.binary, "./cmd/ciro-node")
+		cmd := exec.Command("go", args...)
 		cmd.Dir = root
 		if out, err := cmd.CombinedOutput(); err != nil {
-			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
+			b.err = fmt.Errorf("go %s: %v\n%s", strings.Join(args, " "), err, out)
 		}
 	})
-	if buildErr != nil {
-		t.Fatal(buildErr)
+	if b.err != nil {
+		t.Fatal(b.err)
 	}
-	return binary
+	return b.binary
 }
 
-// FreePortBase returns a base port such that base+0 .. base+span-1 are free on 127.0.0.1.
+// portAttempts is how many port ranges a network start tries (see PortClash).
+const portAttempts = 3
+
+// PortClash reports whether a network in dir failed to start because one of its ports was
+// taken: FreePortBase's ports are free when it checks them, and another process (a parallel
+// test's node) can bind one before the node it was meant for does. It reads the nodes' logs
+// and the other outputs given.
+func PortClash(dir string, outputs ...string) bool {
+	const clash = "address already in use"
+	for _, o := range outputs {
+		if strings.Contains(o, clash) {
+			return true
+		}
+	}
+	logs, _ := filepath.Glob(filepath.Join(dir, "node*", "node.log"))
+	for _, l := range logs {
+		if b, err := os.ReadFile(l); err == nil && strings.Contains(string(b), clash) {
+			return true
+		}
+	}
+	return false
+}
+
+// FreePortBase returns a base port such that base+0 .. base+span-1 are free on 127.0.0.1 when
+// it checks them. It releases them before they are used, so a start on them must retry on
+// another range when PortClash says one was taken meanwhile (NetworkConfigured does).
 func FreePortBase(t testing.TB, span int) int {
 	t.Helper()
 	for attempt := 0; attempt < 50; attempt++ {
@@ -83,27 +119,37 @@ func FreePortBase(t testing.TB, span int) int {
 
 // Network starts a devnet of n validators for the test and stops it at cleanup. On failure
 // the last lines of each node's log are printed.
-func Network(t testing.TB, n int) *node.Devnet { return NetworkWith(t, n, 0) }
+func Network(t testing.TB, n int) *devnet.Devnet { return NetworkWith(t, n, 0) }
 
 // NetworkWith is Network with extra full nodes that are not genesis validators.
-func NetworkWith(t testing.TB, n, full int) *node.Devnet { return NetworkConfigured(t, n, full, nil) }
+func NetworkWith(t testing.TB, n, full int) *devnet.Devnet { return NetworkConfigured(t, n, full, nil) }
 
 // NetworkConfigured is NetworkWith with a hook that edits node i's configuration before it
-// starts (see node.DevnetOptions.Configure); nil changes nothing.
-func NetworkConfigured(t testing.TB, n, full int, configure func(i int, home string, cfg *node.Config) error) *node.Devnet {
+// starts (see devnet.Options.Configure); nil changes nothing.
+func NetworkConfigured(t testing.TB, n, full int, configure func(i int, home string, cfg *node.Config) error) *devnet.Devnet {
 	t.Helper()
 	bin := Binary(t)
-	dir := t.TempDir()
 	total := n + full
-	base := FreePortBase(t, 10*total+2)
-	apiBase := FreePortBase(t, total)
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	d, err := node.StartDevnet(ctx, node.DevnetOptions{
-		Dir: dir, Validators: n, FullNodes: full, Binary: bin, BasePort: base, APIBasePort: apiBase, Out: testWriter{t},
-		Configure: configure,
-	})
-	if err != nil {
+	var d *devnet.Devnet
+	var dir string
+	for attempt := 1; ; attempt++ {
+		dir = t.TempDir()
+		base := FreePortBase(t, 10*total+2)
+		apiBase := FreePortBase(t, total)
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+		var err error
+		d, err = devnet.Start(ctx, devnet.Options{
+			Dir: dir, Validators: n, FullNodes: full, Binary: bin, BasePort: base, APIBasePort: apiBase, Out: testWriter{t},
+			Configure: configure,
+		})
+		cancel()
+		if err == nil {
+			break
+		}
+		if attempt < portAttempts && PortClash(dir, err.Error()) {
+			t.Logf("a port of %d..%d was taken before its node bound it; retrying on other ports: %v", base, base+10*total+1, err)
+			continue
+		}
 		dumpLogs(t, dir, total)
 		t.Fatal(err)
 	}

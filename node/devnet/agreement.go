@@ -1,4 +1,4 @@
-package node
+package devnet
 
 import (
 	"bytes"
@@ -11,6 +11,7 @@ import (
 	ics23 "github.com/cosmos/ics23/go"
 
 	"github.com/ciro-network/ciro-node/consensus"
+	"github.com/ciro-network/ciro-node/node"
 )
 
 // agreementPeer is what the agreement check asks of one node. The devnet's nodes answer it
@@ -173,7 +174,7 @@ func exitStatus(err error) string {
 // rpcPeer is a devnet node answering the agreement check over its RPC.
 type rpcPeer struct {
 	name string
-	c    *Client
+	c    *node.Client
 	proc *Process
 }
 

@@ -1,4 +1,4 @@
-package node
+package devnet
 
 import (
 	"context"
@@ -23,6 +23,7 @@ import (
 	"github.com/ciro-network/ciro-node/compute/wasm"
 	"github.com/ciro-network/ciro-node/contracts"
 	"github.com/ciro-network/ciro-node/market"
+	"github.com/ciro-network/ciro-node/node"
 	"github.com/ciro-network/ciro-node/p2p"
 	"github.com/ciro-network/ciro-node/storage/content"
 )
@@ -36,7 +37,10 @@ type FaultyProviders struct {
 // ParseFaultyProviders reads "wrong=N,silent=M" (either part may be left out).
 func ParseFaultyProviders(s string) (FaultyProviders, error) {
 	var f FaultyProviders
-	for _, part := range splitList(s) {
+	for _, part := range strings.Split(s, ",") {
+		if part = strings.TrimSpace(part); part == "" {
+			continue
+		}
 		k, v, ok := strings.Cut(part, "=")
 		n, err := strconv.Atoi(v)
 		if !ok || err != nil || n < 0 {
@@ -261,13 +265,13 @@ var errNoProviders = errors.New("providers did not register")
 type clientPeer struct {
 	host    *p2p.Host
 	content *content.Store
-	chain   *ChainClient
+	chain   *node.ChainClient
 	client  *market.Client
 }
 
 func (d *Devnet) startClientPeer(ctx context.Context, port int) (*clientPeer, error) {
 	dir := filepath.Join(d.Dir, "client")
-	cfg0, err := LoadConfig(d.Home(0))
+	cfg0, err := node.LoadConfig(d.Home(0))
 	if err != nil {
 		return nil, err
 	}
@@ -290,27 +294,27 @@ func (d *Devnet) startClientPeer(ctx context.Context, port int) (*clientPeer, er
 		host.Close()
 		return nil, err
 	}
-	key, err := LoadKey(d.Home(0), "client")
-	if errors.Is(err, ErrKeyNotFound) {
-		key, err = AddKey(d.Home(0), "client")
+	key, err := node.LoadKey(d.Home(0), "client")
+	if errors.Is(err, node.ErrKeyNotFound) {
+		key, err = node.AddKey(d.Home(0), "client")
 	}
 	if err != nil {
 		store.Close()
 		host.Close()
 		return nil, err
 	}
-	faucet, err := LoadKey(d.Home(0), FaucetKeyName)
+	faucet, err := node.LoadKey(d.Home(0), node.FaucetKeyName)
 	if err != nil {
 		return nil, err
 	}
 	if _, err := d.Clients[0].Send(ctx, faucet, &contracts.Transfer{To: key.Address, Amount: contracts.CIRO(100_000)}); err != nil {
 		return nil, fmt.Errorf("fund the client: %w", err)
 	}
-	rpc, err := ClientForHome(d.Home(0))
+	rpc, err := node.ClientForHome(d.Home(0))
 	if err != nil {
 		return nil, err
 	}
-	cp := &clientPeer{host: host, content: store, chain: NewChainClient(rpc, key, "devnet-client")}
+	cp := &clientPeer{host: host, content: store, chain: node.NewChainClient(rpc, key, "devnet-client")}
 	cp.client, err = market.NewClient(market.ClientOptions{Chain: cp.chain, Content: store, PollInterval: 500 * time.Millisecond})
 	if err != nil {
 		return nil, err
@@ -325,7 +329,7 @@ func (cp *clientPeer) Close() {
 
 // runJobs runs the devnet's job stream: it waits for the providers, submits n demo jobs
 // through the client peer, follows them to settlement with live progress, and reports.
-func (d *Devnet) runJobs(ctx context.Context, o DevnetOptions, sum *DevnetSummary) error {
+func (d *Devnet) runJobs(ctx context.Context, o Options, sum *Summary) error {
 	assets, err := buildDemoAssets(ctx, filepath.Join(d.Dir, "assets"), d.logf)
 	if err != nil {
 		return err
@@ -341,7 +345,7 @@ func (d *Devnet) runJobs(ctx context.Context, o DevnetOptions, sum *DevnetSummar
 	}
 
 	tracker := newJobTracker()
-	events, err := NewChainClient(d.Clients[0], nil, "devnet-watch").Events(ctx)
+	events, err := node.NewChainClient(d.Clients[0], nil, "devnet-watch").Events(ctx)
 	if err != nil {
 		return err
 	}
@@ -470,7 +474,7 @@ func (d *Devnet) waitProviders(ctx context.Context, want int) error {
 	}
 }
 
-func (d *Devnet) reportJobs(ctx context.Context, cp *clientPeer, t *jobTracker, sum *DevnetSummary) error {
+func (d *Devnet) reportJobs(ctx context.Context, cp *clientPeer, t *jobTracker, sum *Summary) error {
 	t.mu.Lock()
 	var settleMs, assignMs []int64
 	ids := make([]uint64, 0, len(t.submitted))
@@ -557,7 +561,7 @@ func (d *Devnet) reportJobs(ctx context.Context, cp *clientPeer, t *jobTracker, 
 
 func (d *Devnet) stakerMoniker(ctx context.Context, a contracts.Address) string {
 	var st contracts.Staker
-	if err := d.Clients[0].Query(ctx, StakerPathFor(a), &st); err != nil {
+	if err := d.Clients[0].Query(ctx, node.StakerPathFor(a), &st); err != nil {
 		return a.String()
 	}
 	return st.Moniker
@@ -566,8 +570,8 @@ func (d *Devnet) stakerMoniker(ctx context.Context, a contracts.Address) string 
 func discardLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }
 
 // bootstrapAddrOf is the full libp2p multiaddr (with /p2p/<id>) of the node of home.
-func bootstrapAddrOf(home string, cfg Config) (string, error) {
-	key, err := p2p.LoadOrCreateIdentity(P2PKeyPath(home))
+func bootstrapAddrOf(home string, cfg node.Config) (string, error) {
+	key, err := p2p.LoadOrCreateIdentity(node.P2PKeyPath(home))
 	if err != nil {
 		return "", err
 	}
@@ -624,9 +628,9 @@ func moduleRoot(ctx context.Context) (string, error) {
 
 // crashProvider kills provider0 with SIGKILL, as a power cut would, and returns the jobs it
 // held: the chain must re-auction them when their deadlines pass.
-func (d *Devnet) crashProvider(ctx context.Context, o DevnetOptions) []uint64 {
+func (d *Devnet) crashProvider(ctx context.Context, o Options) []uint64 {
 	i := o.Validators + o.FullNodes
-	key, err := LoadKey(d.Home(i), ValidatorKeyName)
+	key, err := node.LoadKey(d.Home(i), node.ValidatorKeyName)
 	if err != nil {
 		d.logf("crash: %v", err)
 		return []uint64{}

@@ -1,4 +1,4 @@
-package node
+package devnet
 
 import (
 	"bytes"
@@ -11,10 +11,11 @@ import (
 	"time"
 
 	"github.com/ciro-network/ciro-node/contracts"
+	"github.com/ciro-network/ciro-node/node"
 )
 
-// DevnetOptions configure `ciro-node devnet`.
-type DevnetOptions struct {
+// Options configure `ciro-node devnet`.
+type Options struct {
 	// Dir keeps the network's data; empty means a temporary directory removed on exit.
 	Dir string
 	// Validators is the number of validator processes (default 4).
@@ -50,11 +51,11 @@ type DevnetOptions struct {
 	BasePort, APIBasePort int
 	// Configure, when set, edits node i's configuration (home is its directory) after the
 	// devnet set its role and before the node starts: tests change peering this way.
-	Configure func(i int, home string, cfg *Config) error
+	Configure func(i int, home string, cfg *node.Config) error
 }
 
-// DevnetSummary is what a devnet run reports at the end.
-type DevnetSummary struct {
+// Summary is what a devnet run reports at the end.
+type Summary struct {
 	Dir               string   `json:"dir"`
 	Validators        int      `json:"validators"`
 	Providers         int      `json:"providers"`
@@ -71,7 +72,7 @@ type DevnetSummary struct {
 // LightProvider is the index among the providers of the one that runs as a light peer (the
 // last), or -1 when none does: unless WithLightProvider is set, with fewer than two
 // providers, or when the last is faulty (faulty providers are the first ones).
-func (o DevnetOptions) LightProvider() int {
+func (o Options) LightProvider() int {
 	p := o.Providers - 1
 	if !o.WithLightProvider || o.Providers < 2 || p < o.Faulty.Wrong+o.Faulty.Silent {
 		return -1
@@ -80,7 +81,7 @@ func (o DevnetOptions) LightProvider() int {
 }
 
 // lightNode is the node index of the light provider, or -1.
-func (o DevnetOptions) lightNode() int {
+func (o Options) lightNode() int {
 	if p := o.LightProvider(); p >= 0 {
 		return o.Validators + o.FullNodes + p
 	}
@@ -93,7 +94,7 @@ type Devnet struct {
 	Procs []*Process
 	// Clients are the full nodes' RPC clients, Clients[i] node i's. A light node has no RPC:
 	// it is the last node, so it has no client and the indexes of the others line up.
-	Clients []*Client
+	Clients []*node.Client
 	out     io.Writer
 	tmp     bool
 	// behaviours maps a provider's moniker to its behaviour.
@@ -103,9 +104,9 @@ type Devnet struct {
 	pgid int
 }
 
-// StartDevnet writes a testnet and starts its validators as child processes, then waits until
+// Start writes a testnet and starts its validators as child processes, then waits until
 // every node has committed a block.
-func StartDevnet(ctx context.Context, o DevnetOptions) (*Devnet, error) {
+func Start(ctx context.Context, o Options) (*Devnet, error) {
 	if o.Validators == 0 {
 		o.Validators = 4
 	}
@@ -132,11 +133,11 @@ func StartDevnet(ctx context.Context, o DevnetOptions) (*Devnet, error) {
 		d.cleanup()
 		return nil, fmt.Errorf("%d faulty providers out of %d", o.Faulty.Wrong+o.Faulty.Silent, o.Providers)
 	}
-	params := DevnetParams()
+	params := node.DevnetParams()
 	if o.Rewards {
 		params.EpochBlocks = 50
 	}
-	if err := GenerateTestnet(TestnetOptions{Validators: o.Validators, FullNodes: o.FullNodes + o.Providers, Output: d.Dir,
+	if err := node.GenerateTestnet(node.TestnetOptions{Validators: o.Validators, FullNodes: o.FullNodes + o.Providers, Output: d.Dir,
 		BasePort: o.BasePort, APIBasePort: o.APIBasePort, Params: &params}); err != nil {
 		d.cleanup()
 		return nil, err
@@ -146,7 +147,7 @@ func StartDevnet(ctx context.Context, o DevnetOptions) (*Devnet, error) {
 		return nil, err
 	}
 	for i := 0; i < o.Validators+o.FullNodes+o.Providers; i++ {
-		home := HomeOf(d.Dir, i)
+		home := node.HomeOf(d.Dir, i)
 		p, err := startProcess(o.Binary, home, d.pgid)
 		if err != nil {
 			d.Stop()
@@ -159,7 +160,7 @@ func StartDevnet(ctx context.Context, o DevnetOptions) (*Devnet, error) {
 		if i == o.lightNode() {
 			continue
 		}
-		c, err := ClientForHome(home)
+		c, err := node.ClientForHome(home)
 		if err != nil {
 			d.Stop()
 			return nil, err
@@ -174,14 +175,14 @@ func StartDevnet(ctx context.Context, o DevnetOptions) (*Devnet, error) {
 			d.Stop()
 			return nil, err
 		}
-		d.logf("node%d is up (log: %s/node.log)", i, HomeOf(d.Dir, i))
+		d.logf("node%d is up (log: %s/node.log)", i, node.HomeOf(d.Dir, i))
 	}
 	if i := o.lightNode(); i >= 0 {
 		if err := d.waitLight(waitCtx, i); err != nil {
 			d.Stop()
 			return nil, err
 		}
-		d.logf("node%d (light provider) registered through the mesh (log: %s/node.log)", i, HomeOf(d.Dir, i))
+		d.logf("node%d (light provider) registered through the mesh (log: %s/node.log)", i, node.HomeOf(d.Dir, i))
 	}
 	return d, nil
 }
@@ -189,7 +190,7 @@ func StartDevnet(ctx context.Context, o DevnetOptions) (*Devnet, error) {
 // waitLight waits until light node i's provider record is on chain: it has no RPC to ask for
 // its height, and the record shows its light client, gossip relay and agent all work.
 func (d *Devnet) waitLight(ctx context.Context, i int) error {
-	key, err := LoadKey(d.Home(i), ValidatorKeyName)
+	key, err := node.LoadKey(d.Home(i), node.ValidatorKeyName)
 	if err != nil {
 		return err
 	}
@@ -211,15 +212,15 @@ func (d *Devnet) waitLight(ctx context.Context, i int) error {
 	}
 }
 
-func (d *Devnet) waitNode(ctx context.Context, i int, c *Client) error {
+func (d *Devnet) waitNode(ctx context.Context, i int, c *node.Client) error {
 	err := WaitHeight(ctx, c, 1)
 	select {
 	case <-d.Procs[i].Done():
-		return fmt.Errorf("node%d exited during start-up; see %s/node.log", i, HomeOf(d.Dir, i))
+		return fmt.Errorf("node%d exited during start-up; see %s/node.log", i, node.HomeOf(d.Dir, i))
 	default:
 	}
 	if err != nil {
-		return fmt.Errorf("node%d did not commit a block: %w; see %s/node.log", i, err, HomeOf(d.Dir, i))
+		return fmt.Errorf("node%d did not commit a block: %w; see %s/node.log", i, err, node.HomeOf(d.Dir, i))
 	}
 	return nil
 }
@@ -253,11 +254,11 @@ func (d *Devnet) cleanup() {
 // configureRoles turns on the verifier on validators and the provider agent, honest or
 // faulty, on the provider nodes, and makes the light provider a light peer that reads from the
 // validators' RPC.
-func (d *Devnet) configureRoles(o DevnetOptions) error {
+func (d *Devnet) configureRoles(o Options) error {
 	var validatorRPC []string
 	for i := 0; i < o.Validators+o.FullNodes+o.Providers; i++ {
 		home := d.Home(i)
-		cfg, err := LoadConfig(home)
+		cfg, err := node.LoadConfig(home)
 		if err != nil {
 			return err
 		}
@@ -279,11 +280,11 @@ func (d *Devnet) configureRoles(o DevnetOptions) error {
 			}
 			if p == o.LightProvider() {
 				cfg.Node.Moniker += "-light"
-				cfg.Node.Mode = ModeLight
+				cfg.Node.Mode = node.ModeLight
 				cfg.Light.RPC = append([]string(nil), validatorRPC...)
 				// Blocks come every few hundred milliseconds: a witness one block behind
 				// must not stall verification for the default 30 s (2 × drift + lag).
-				cfg.Light.MaxClockDrift, cfg.Light.MaxBlockLag = Duration{500 * time.Millisecond}, Duration{500 * time.Millisecond}
+				cfg.Light.MaxClockDrift, cfg.Light.MaxBlockLag = node.Duration{Duration: 500 * time.Millisecond}, node.Duration{Duration: 500 * time.Millisecond}
 				d.behaviours[cfg.Node.Moniker] = cfg.Provider.Behaviour + "-light"
 			} else {
 				d.behaviours[cfg.Node.Moniker] = cfg.Provider.Behaviour
@@ -294,7 +295,7 @@ func (d *Devnet) configureRoles(o DevnetOptions) error {
 				return fmt.Errorf("configure node%d: %w", i, err)
 			}
 		}
-		if err := SaveConfig(home, cfg); err != nil {
+		if err := node.SaveConfig(home, cfg); err != nil {
 			return err
 		}
 	}
@@ -312,7 +313,7 @@ func (d *Devnet) Restart(i int) error {
 }
 
 // Home is node i's home.
-func (d *Devnet) Home(i int) string { return HomeOf(d.Dir, i) }
+func (d *Devnet) Home(i int) string { return node.HomeOf(d.Dir, i) }
 
 // CheckAgreement compares the state each node computed itself (see checkAgreement): ABCI
 // Info's app hash, and at the highest height every full node reached, the root of each
@@ -333,16 +334,16 @@ func (d *Devnet) agreementPeers() []agreementPeer {
 	return peers
 }
 
-// RunDevnet is `ciro-node devnet`: it starts the network, funds accounts, sends transfers
+// Run is `ciro-node devnet`: it starts the network, funds accounts, sends transfers
 // through different nodes and a delegation that changes a validator's power, showing progress,
 // then watches blocks until ctx ends (or, with Once, returns a summary at once).
-func RunDevnet(ctx context.Context, o DevnetOptions) (*DevnetSummary, error) {
-	d, err := StartDevnet(ctx, o)
+func Run(ctx context.Context, o Options) (*Summary, error) {
+	d, err := Start(ctx, o)
 	if err != nil {
 		return nil, err
 	}
 	defer d.Stop()
-	sum := &DevnetSummary{Dir: d.Dir, Validators: o.Validators, Providers: o.Providers}
+	sum := &Summary{Dir: d.Dir, Validators: o.Validators, Providers: o.Providers}
 	if o.Jobs == 0 && o.Once {
 		if err := d.demoTransfers(ctx, sum); err != nil {
 			sum.Errors = append(sum.Errors, err.Error())
@@ -374,7 +375,7 @@ func RunDevnet(ctx context.Context, o DevnetOptions) (*DevnetSummary, error) {
 	var supply struct {
 		InvariantOK bool `json:"invariant_ok"`
 	}
-	if err := d.Clients[0].Query(final, SupplyPath, &supply); err != nil {
+	if err := d.Clients[0].Query(final, node.SupplyPath, &supply); err != nil {
 		sum.Errors = append(sum.Errors, err.Error())
 	}
 	sum.SupplyInvariantOK = supply.InvariantOK
@@ -388,7 +389,7 @@ func RunDevnet(ctx context.Context, o DevnetOptions) (*DevnetSummary, error) {
 // counts when its process still runs and its provider record is on chain; a crashed provider
 // is a provider process that exited. One that exited other than by the crash drill's kill is
 // an error, with its log's last lines.
-func (d *Devnet) observeProviders(ctx context.Context, o DevnetOptions, sum *DevnetSummary) {
+func (d *Devnet) observeProviders(ctx context.Context, o Options, sum *Summary) {
 	for p := 0; p < o.Providers; p++ {
 		i := o.Validators + o.FullNodes + p
 		exited, onPurpose, err := d.Procs[i].Exited()
@@ -402,7 +403,7 @@ func (d *Devnet) observeProviders(ctx context.Context, o DevnetOptions, sum *Dev
 		if i != o.lightNode() {
 			continue
 		}
-		key, err := LoadKey(d.Home(i), ValidatorKeyName)
+		key, err := node.LoadKey(d.Home(i), node.ValidatorKeyName)
 		if err != nil {
 			sum.Errors = append(sum.Errors, err.Error())
 			continue
@@ -418,7 +419,7 @@ func (d *Devnet) observeProviders(ctx context.Context, o DevnetOptions, sum *Dev
 // than asked, jobs in no final state, and failed jobs where no provider was made faulty (with
 // faulty providers a redundant job can end with no majority, which the protocol answers with
 // a refund).
-func jobVerdicts(o DevnetOptions, sum *DevnetSummary) []string {
+func jobVerdicts(o Options, sum *Summary) []string {
 	if !o.Once || o.Jobs <= 0 {
 		return nil
 	}
@@ -450,24 +451,24 @@ func (d *Devnet) printHeights(ctx context.Context) {
 
 // demoTransfers funds two accounts from the faucet and moves CIRO between them through
 // different nodes, then delegates to a validator and shows its power change.
-func (d *Devnet) demoTransfers(ctx context.Context, sum *DevnetSummary) error {
+func (d *Devnet) demoTransfers(ctx context.Context, sum *Summary) error {
 	home0 := d.Home(0)
-	faucet, err := LoadKey(home0, FaucetKeyName)
+	faucet, err := node.LoadKey(home0, node.FaucetKeyName)
 	if err != nil {
 		return err
 	}
-	var users []*Key
+	var users []*node.Key
 	for _, name := range []string{"alice", "bob"} {
-		k, err := LoadKey(home0, name)
-		if errors.Is(err, ErrKeyNotFound) {
-			k, err = AddKey(home0, name)
+		k, err := node.LoadKey(home0, name)
+		if errors.Is(err, node.ErrKeyNotFound) {
+			k, err = node.AddKey(home0, name)
 		}
 		if err != nil {
 			return err
 		}
 		users = append(users, k)
 	}
-	step := func(what string, c *Client, key *Key, msg contracts.Msg) error {
+	step := func(what string, c *node.Client, key *node.Key, msg contracts.Msg) error {
 		start := time.Now()
 		res, err := c.Send(ctx, key, msg)
 		if err != nil {
@@ -491,7 +492,7 @@ func (d *Devnet) demoTransfers(ctx context.Context, sum *DevnetSummary) error {
 			return err
 		}
 	}
-	validator1, err := LoadKey(d.Home(1), ValidatorKeyName)
+	validator1, err := node.LoadKey(d.Home(1), node.ValidatorKeyName)
 	if err != nil {
 		return err
 	}
@@ -526,7 +527,7 @@ func (d *Devnet) demoTransfers(ctx context.Context, sum *DevnetSummary) error {
 // validatorPowers reads CometBFT's own validator set (not the app's), by moniker.
 func (d *Devnet) validatorPowers(ctx context.Context) (map[string]int64, error) {
 	var vals []contracts.ValidatorInfo
-	if err := d.Clients[0].Query(ctx, ValidatorsPath, &vals); err != nil {
+	if err := d.Clients[0].Query(ctx, node.ValidatorsPath, &vals); err != nil {
 		return nil, err
 	}
 	res, err := d.Clients[0].RPC.Validators(ctx, nil, nil, nil)

@@ -1,4 +1,4 @@
-package node
+package devnet
 
 import (
 	"context"
@@ -108,12 +108,12 @@ func TestCheckAgreementWithNoBlockIsAFailure(t *testing.T) {
 }
 
 func TestJobVerdicts(t *testing.T) {
-	once := DevnetOptions{Once: true, Jobs: 10}
+	once := Options{Once: true, Jobs: 10}
 	faulty := once
 	faulty.Faulty = FaultyProviders{Wrong: 1}
 	cases := []struct {
 		name string
-		o    DevnetOptions
+		o    Options
 		sum  JobsSummary
 		want []string
 	}{
@@ -122,11 +122,11 @@ func TestJobVerdicts(t *testing.T) {
 		{"too few submitted", once, JobsSummary{JobsSubmitted: 8, JobsSettled: 8}, []string{"8 of 10 jobs were submitted"}},
 		{"a failure with honest providers", once, JobsSummary{JobsSubmitted: 10, JobsSettled: 9, JobsFailed: 1}, []string{"1 jobs failed with every provider honest"}},
 		{"a failure with a faulty provider", faulty, JobsSummary{JobsSubmitted: 10, JobsSettled: 9, JobsFailed: 1}, nil},
-		{"an endless stream has no verdict", DevnetOptions{}, JobsSummary{JobsSubmitted: 3, JobsUnsettled: 3}, nil},
+		{"an endless stream has no verdict", Options{}, JobsSummary{JobsSubmitted: 3, JobsUnsettled: 3}, nil},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			got := jobVerdicts(tc.o, &DevnetSummary{JobsSummary: tc.sum})
+			got := jobVerdicts(tc.o, &Summary{JobsSummary: tc.sum})
 			if len(got) != len(tc.want) {
 				t.Fatalf("verdicts %q, want %q", got, tc.want)
 			}

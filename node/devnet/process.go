@@ -1,4 +1,4 @@
-package node
+package devnet
 
 import (
 	"bytes"
@@ -12,6 +12,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/ciro-network/ciro-node/node"
 )
 
 // Process is a node running as a child OS process, as the devnet and the multi-process tests
@@ -145,7 +147,7 @@ func logTail(path string, n int) string {
 }
 
 // WaitHeight waits until the node of home has committed height h.
-func WaitHeight(ctx context.Context, c *Client, h int64) error {
+func WaitHeight(ctx context.Context, c *node.Client, h int64) error {
 	tick := time.NewTicker(100 * time.Millisecond)
 	defer tick.Stop()
 	for {
