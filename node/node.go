@@ -2,6 +2,7 @@ package node
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -159,6 +160,7 @@ func New(opts Options) (*Node, error) {
 		Store:           store,
 		Logger:          opts.Logger.With("module", "app"),
 		CheckInvariants: opts.Config.Chain.CheckInvariants,
+		BeaconKey:       beaconKey(pv.Key.PrivKey.Bytes()),
 		OnBlock: func(height int64, _ []byte, codes []uint32) {
 			n.metrics.BlockCommitted(height)
 			for _, c := range codes {
@@ -264,3 +266,10 @@ func (n *Node) localRPC() *rpclocal.Local {
 func (n *Node) NodeID() string { return string(n.cmt.NodeInfo().ID()) }
 
 func trimTCP(addr string) string { return strings.TrimPrefix(addr, "tcp://") }
+
+// beaconKey derives the validator's randomness-beacon key from its consensus private key: as
+// secret as that key, and the same after a restart, so the node reveals what it committed to.
+func beaconKey(consPriv []byte) []byte {
+	k := sha256.Sum256(append([]byte("ciro-beacon-key-v1"), consPriv...))
+	return k[:]
+}

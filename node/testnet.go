@@ -218,10 +218,14 @@ func GenerateTestnet(o TestnetOptions) error {
 	if err != nil {
 		return err
 	}
+	cmtParams := cmttypes.DefaultConsensusParams()
+	// Vote extensions carry the randomness beacon (consensus/voteext.go) from height 2: the
+	// first block has no previous commit to extend.
+	cmtParams.Feature.VoteExtensionsEnableHeight = 2
 	doc := &cmttypes.GenesisDoc{
 		ChainID:         o.ChainID,
 		GenesisTime:     time.Now().UTC().Truncate(time.Second),
-		ConsensusParams: cmttypes.DefaultConsensusParams(),
+		ConsensusParams: cmtParams,
 		Validators:      cmtVals,
 		AppState:        appState,
 	}
