@@ -321,7 +321,13 @@ func (d *Devnet) Home(i int) string { return node.HomeOf(d.Dir, i) }
 // a few blocks behind, not answering, or that exited other than by Kill, naming it with its
 // log's last lines. It returns how many heights had their state compared.
 func (d *Devnet) CheckAgreement(ctx context.Context) (heights int, err error) {
-	return checkAgreement(ctx, d.agreementPeers(), DefaultAgreementLimits)
+	return d.CheckAgreementWithin(ctx, DefaultAgreementLimits)
+}
+
+// CheckAgreementWithin is CheckAgreement under the given limits, for a caller that wants more
+// heights compared than the default, or a different lag bound.
+func (d *Devnet) CheckAgreementWithin(ctx context.Context, lim AgreementLimits) (heights int, err error) {
+	return checkAgreement(ctx, d.agreementPeers(), lim)
 }
 
 // agreementPeers are the full nodes: node i's client is d.Clients[i] (the light node, with no

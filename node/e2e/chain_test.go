@@ -13,6 +13,7 @@ import (
 	"github.com/ciro-network/ciro-node/consensus"
 	"github.com/ciro-network/ciro-node/contracts"
 	"github.com/ciro-network/ciro-node/node"
+	"github.com/ciro-network/ciro-node/node/devnet"
 	"github.com/ciro-network/ciro-node/node/nodetest"
 )
 
@@ -106,7 +107,9 @@ func TestAgreement(t *testing.T) {
 	for _, c := range d.Clients {
 		waitHeight(ctx, t, c, 52)
 	}
-	heights, err := d.CheckAgreement(ctx)
+	lim := devnet.DefaultAgreementLimits
+	lim.Heights = 50
+	heights, err := d.CheckAgreementWithin(ctx, lim)
 	if err != nil {
 		t.Fatal(err)
 	}
