@@ -6,7 +6,7 @@ import (
 	"strings"
 )
 
-// Capabilities is the bitmask of the 8 capability flags of SPEC.md. The bit positions are part
+// Capabilities is the bitmask of the 8 capability flags of docs/protocol.md. The bit positions are part
 // of the protocol (they travel in provider adverts and job requirements): never reorder them.
 type Capabilities uint8
 

@@ -6,10 +6,10 @@ import (
 	"strings"
 )
 
-// JobType is one of the 13 job types of SPEC.md. The zero value is invalid.
+// JobType is one of the 13 job types of docs/protocol.md. The zero value is invalid.
 type JobType uint8
 
-// The 13 job types, numbered from 1 in SPEC.md's order. The numbers are part of the protocol.
+// The 13 job types, numbered from 1 in docs/protocol.md's order. The numbers are part of the protocol.
 const (
 	AIInference JobType = iota + 1
 	AITraining
@@ -99,7 +99,7 @@ func (k ExecutorKind) Deterministic() bool { return k == ExecWASM || k == ExecMo
 // provider declares.
 type Framework string
 
-// Frameworks named by SPEC.md, plus the two this package provides itself.
+// Frameworks named by the protocol (docs/protocol.md), plus the two this package provides itself.
 const (
 	PyTorch    Framework = "PyTorch"
 	TensorFlow Framework = "TensorFlow"

@@ -24,11 +24,11 @@ func uintStr(v uint64) string { return strconv.FormatUint(v, 10) }
 // A table keeps floats out of consensus; the values are rounded to the nearest basis point.
 var lnTableBps = [11]uint64{0, 6931, 10986, 13863, 16094, 17918, 19459, 20794, 21972, 23026, 23979}
 
-// NetworkFee computes SPEC.md's adaptive fee
+// NetworkFee computes the protocol's adaptive fee (docs/protocol.md)
 //
 //	F(u, d) = F_base × (1 + u² / (1 − u)) × (1 + 0.1 × ln(1 + d))
 //
-// with u in basis points (capped at 9500, SPEC's 0.95) and d an integer 0..10, as
+// with u in basis points (capped at 9500, the protocol's 0.95) and d an integer 0..10, as
 //
 //	F = floor(F_base × (10000 + floor(u² / (10000 − u))) × (100000 + ln_bps(1+d)) / 10^9)
 //

@@ -9,7 +9,7 @@ import (
 	"github.com/holiman/uint256"
 )
 
-// feeRef is F(u, d) by SPEC's formula over rationals, with the written rounding rule: both
+// feeRef is F(u, d) by the formula of docs/protocol.md over rationals, with the written rounding rule: both
 // factors floored as NetworkFee documents, the ln term from a fresh computation.
 func feeRef(base *uint256.Int, utilBps, d uint64) *uint256.Int {
 	if utilBps > 9500 {

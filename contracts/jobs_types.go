@@ -6,7 +6,7 @@ import (
 	"github.com/holiman/uint256"
 )
 
-// JobType is one of the 13 kinds of work SPEC.md names. The numbers are part of the wire format.
+// JobType is one of the 13 kinds of work docs/protocol.md names. The numbers are part of the wire format.
 type JobType uint8
 
 // The job types.
@@ -40,7 +40,7 @@ func (t JobType) String() string {
 	return fmt.Sprintf("JobType(%d)", uint8(t))
 }
 
-// ParseJobType reads a job type by name, as SPEC.md writes it.
+// ParseJobType reads a job type by name, as docs/protocol.md writes it.
 func ParseJobType(s string) (JobType, error) {
 	for i, n := range jobTypeNames {
 		if n == s {
@@ -50,7 +50,7 @@ func ParseJobType(s string) (JobType, error) {
 	return 0, Errorf(CodeUnknownJobType, "job type %q is not one of the 13 known types", s)
 }
 
-// Capability flags, one bit each, in SPEC.md's order.
+// Capability flags, one bit each, in docs/protocol.md's order.
 const (
 	CapCUDA uint8 = 1 << iota
 	CapOpenCL
@@ -107,7 +107,7 @@ func (p Priority) String() string {
 // work goes to providers with more at stake.
 var minTierFor = [numPriorities]Tier{TierBasic, TierBasic, TierPremium, TierEnterprise}
 
-// demandOf is d in SPEC.md's fee formula, the priority demand multiplier (0 to 10).
+// demandOf is d in the fee formula (docs/protocol.md), the priority demand multiplier (0 to 10).
 var demandOf = [numPriorities]uint64{0, 1, 3, 10}
 
 // JobStatus is where a job is in its lifecycle.

@@ -15,7 +15,7 @@ import (
 type Params struct {
 	// MinTxFee is the least fee a transaction may carry.
 	MinTxFee *uint256.Int `json:"min_tx_fee"`
-	// FeeBurnBps is the share of fees burned; the rest goes to the treasury. SPEC.md has it
+	// FeeBurnBps is the share of fees burned; the rest goes to the treasury. The protocol has it
 	// rise from 30% to 80% with network revenue; governance moves it along that schedule.
 	FeeBurnBps uint64 `json:"fee_burn_bps"`
 	// SlashBurnBps is the share of slashed stake burned; the rest goes to the treasury.
@@ -50,7 +50,7 @@ type Params struct {
 	InitialReputation int64 `json:"initial_reputation"`
 	MaxReputation     int64 `json:"max_reputation"`
 
-	// PlatformFeeBps is the protocol's share of each job payment (SPEC: 5–10%), split between
+	// PlatformFeeBps is the protocol's share of each job payment (the protocol says 5–10%), split between
 	// burn and treasury like other fees.
 	PlatformFeeBps uint64 `json:"platform_fee_bps"`
 	// JobBaseFee is F_base of the adaptive network fee F(u, d).
@@ -86,7 +86,7 @@ type Params struct {
 	MinAssignWindowBlocks uint64 `json:"min_assign_window_blocks"`
 	// MaxAssignmentsPerBlock bounds the auction's work in one block; the rest wait a block.
 	MaxAssignmentsPerBlock uint32 `json:"max_assignments_per_block"`
-	// Provider penalties (SPEC.md's provider faults) and reputation steps.
+	// Provider penalties (the provider faults of docs/protocol.md) and reputation steps.
 	NoShowSlashBps      uint64 `json:"no_show_slash_bps"`
 	MaliciousSlashBps   uint64 `json:"malicious_slash_bps"`
 	ReputationSuccessUp int64  `json:"reputation_success_up"`
@@ -101,7 +101,7 @@ type Params struct {
 	// EpochBlocks is the length of a reward epoch: rewards are paid at the EndBlock of every
 	// height that is a multiple of it. 0 turns epoch rewards off.
 	EpochBlocks uint64 `json:"epoch_blocks"`
-	// InflationPerEpoch is the most CIRO one epoch mints as staking rewards (SPEC's R_pool).
+	// InflationPerEpoch is the most CIRO one epoch mints as staking rewards (R_pool in docs/protocol.md).
 	// It is rate-limited by the hard cap: an epoch mints only what still fits under it. Nil
 	// reads as zero.
 	InflationPerEpoch *uint256.Int `json:"inflation_per_epoch"`
@@ -118,7 +118,7 @@ const day = 24 * 60 * 60
 // votingPower returns at most MaxValidatorPower as an int64, so the cap must fit too.
 const maxTotalVotingPower = math.MaxInt64 / 8
 
-// DefaultParams are the values for a real network: SPEC.md's slashing table, a 1 USD CIRO
+// DefaultParams are the values for a real network: the slashing table of docs/protocol.md, a 1 USD CIRO
 // price, and tier cooldowns from 7 days (no tier) down to 1 day for the largest tiers, which
 // have the most to lose.
 func DefaultParams() Params {
@@ -131,7 +131,7 @@ func DefaultParams() Params {
 		MaxValidators:          100,
 		MinValidatorStake:      CIRO(10_000),
 		MaxValidatorPower:      10_000_000,
-		SignedBlocksWindow:     21_600, // about 6 h of 1 s blocks: SPEC's "downtime over 6 h"
+		SignedBlocksWindow:     21_600, // about 6 h of 1 s blocks: the protocol's "downtime over 6 h"
 		MinSignedBps:           5000,
 		DoubleSignSlashBps:     3000,
 		DoubleSignJailSeconds:  90 * day,
@@ -269,7 +269,7 @@ func (p Params) encode() []byte {
 	return b
 }
 
-// Tier is a staking tier of SPEC.md, set by the USD value of a stake.
+// Tier is a staking tier of docs/protocol.md, set by the USD value of a stake.
 type Tier uint8
 
 // The tiers, lowest first. TierNone is a stake below Basic.

@@ -9,7 +9,7 @@ import (
 //
 //	R_i = w_i / Σ_j w_j × R_pool × (1 + P_i) × (1 + U_i) × B_i,   w_i = S_i
 //
-// The weight is linear in stake. SPEC.md asks for w_i = S_i^0.8, against centralisation, but a
+// The weight is linear in stake. The original design (docs/protocol.md) asks for w_i = S_i^0.8, against centralisation, but a
 // weight that is concave per pool pays sybils: for any concave f with f(0) = 0, n·f(S/n) ≥
 // f(S), so one operator who splits a stake S over n pools weighs n^0.2 times more under
 // S^0.8 (one pool of 1,000 CIRO weighs 251, ten pools of 100 weigh 390). Pools are free to
@@ -39,7 +39,7 @@ import (
 //     = min(counter, SignedBlocksWindow) blocks of the validator's signing record and signed =
 //     observed − missed. Only validators in the active set have a signing record worth reading;
 //     everyone else gets 0. Providers have no uptime signal on chain yet.
-//   - B_i, SPEC's provider bonus multipliers, each a factor:
+//   - B_i, the protocol's provider bonus multipliers, each a factor:
 //     (1 + 0.10 × additional GPUs), from the provider's self-declared GPUCount − 1, counting
 //     at most maxBonusGPUs additional GPUs, because the count is not verified on chain;
 //     (1 + 0.25) for more than 99% uptime, i.e. signed × 100 > observed × 99, which only a
@@ -49,7 +49,7 @@ import (
 //     for sub-200 ms responses.
 //
 // With m_i = (10000 + P_i)(10000 + U_i)(10000 + G_i)(10000 + H_i), the four factors in basis
-// points, SPEC's reward is R_pool × w_i × m_i / (W × 10^16) with W = Σ w_j. Its total exceeds
+// points, the protocol's reward is R_pool × w_i × m_i / (W × 10^16) with W = Σ w_j. Its total exceeds
 // R_pool whenever anyone has a bonus, and then every reward is scaled down proportionally, so
 // the paid reward is
 //

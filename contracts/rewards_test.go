@@ -35,7 +35,7 @@ func TestStakeWeightIsWholeCIRO(t *testing.T) {
 	}
 }
 
-// ratReward is SPEC's formula in exact rationals, with the scale-down when the total passes
+// ratReward is the reward formula of docs/protocol.md in exact rationals, with the scale-down when the total passes
 // the pool, floored once per staker.
 func ratRewards(pool *uint256.Int, weights []uint64, factors []rewardFactors) []*big.Int {
 	bp := func(v uint64) *big.Rat { return new(big.Rat).SetFrac64(int64(v), 10_000) }
@@ -274,7 +274,7 @@ func TestEpochRewardsTable(t *testing.T) {
 	mintedBefore := clone(e.supply().Minted)
 	evs := runToEpoch(e)
 
-	// The independent computation: whole CIRO as the weight, the bonus terms from the records set up above, SPEC's formula in rationals.
+	// The independent computation: whole CIRO as the weight, the bonus terms from the records set up above, the formula of docs/protocol.md in rationals.
 	paidIdx := []int{10, 11, 12, 13, 17}
 	factors := map[int]rewardFactors{
 		10: {Uptime: 3000, HighUptime: 2500},

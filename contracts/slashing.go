@@ -26,7 +26,7 @@ func hexStr(b []byte) string { return hex.EncodeToString(b) }
 // Double signing tombstones: the staker is jailed for good and can never stake, unjail or be
 // delegated to again. A coordinated attack is slashed 100%: see handleMisbehavior for the rule.
 
-// coordinatedAttackBps is SPEC's "coordinated attack" row: everything.
+// coordinatedAttackBps is the "coordinated attack" row of docs/protocol.md: everything.
 const coordinatedAttackBps = 10_000
 
 // slash slashes fractionBps of st's stake at the current height.
@@ -366,7 +366,7 @@ func (x *exec) unjail(sender Address) error {
 	return nil
 }
 
-// GraduatedPenalty computes SPEC.md's penalty for a fault of severity sev with a history
+// GraduatedPenalty computes the graduated penalty of docs/protocol.md for a fault of severity sev with a history
 // multiplier:
 //
 //	P = S_base × (1 + sev² / (1 − sev)) × history,   S_base = 5% of stake

@@ -351,7 +351,7 @@ func TestUnjail(t *testing.T) {
 	})
 }
 
-// penaltyRef is SPEC.md's P = S_base × (1 + sev²/(1 − sev)) × history with S_base = 5%,
+// penaltyRef is the graduated penalty of docs/protocol.md, P = S_base × (1 + sev²/(1 − sev)) × history with S_base = 5%,
 // exactly, in rationals.
 func penaltyRef(stake *uint256.Int, sevBps, histBps uint64) *big.Rat {
 	sev := big.NewRat(int64(sevBps), 10_000)

@@ -33,7 +33,7 @@ type FloorPricing struct {
 	GPUMultiplierBps map[string]uint64
 }
 
-// DefaultGPUMultiplierBps follows the midpoints of SPEC.md's earnings per hour, relative to an
+// DefaultGPUMultiplierBps follows the midpoints of the earnings per hour in docs/protocol.md, relative to an
 // RTX 3080 (0.60 $/h): RTX 4090 1.20, A100 2.25, H100 3.35 $/h.
 var DefaultGPUMultiplierBps = map[string]uint64{"RTX 3080": 10_000, "RTX 4090": 20_000, "A100": 37_500, "H100": 55_800}
 

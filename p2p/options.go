@@ -30,7 +30,7 @@ func (r Role) String() string {
 	return "full"
 }
 
-// DefaultPort is the libp2p port of SPEC.md, on TCP and on UDP (QUIC).
+// DefaultPort is the protocol's libp2p port (docs/protocol.md), on TCP and on UDP (QUIC).
 const DefaultPort = 4001
 
 // DefaultListenAddrs returns the listen addresses for port on every interface, TCP and QUIC.

@@ -791,7 +791,7 @@ func (e *engine) settled(id uint64, status, resultCID string) {
 	}
 }
 
-// estimate is the SPEC's completion-time estimate T = T_base × J / W × (1 + σ) for a job,
+// estimate is the completion-time estimate of docs/protocol.md, T = T_base × J / W × (1 + σ) for a job,
 // with T_base the reference job's time on a W = 1 machine, and σ the congestion, half the
 // network's utilisation.
 func (e *engine) estimate(j *jobRec) float64 {

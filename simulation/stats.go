@@ -108,7 +108,7 @@ func sumMap(m map[string]float64) float64 {
 	return t
 }
 
-// ThroughputModel is the SPEC's throughput scaling T(n) = T_max (1 − e^(−n/N_c)) (1 − C/(n+C))
+// ThroughputModel is the throughput scaling of docs/protocol.md, T(n) = T_max (1 − e^(−n/N_c)) (1 − C/(n+C))
 // in jobs/h, with T_max = 10,000, N_c = 500, C = 100.
 func ThroughputModel(n float64) float64 {
 	const tMax, nc, c = 10_000.0, 500.0, 100.0

@@ -5,7 +5,7 @@ import (
 	"strings"
 )
 
-// GPUClass is a row of SPEC.md's GPU classes: claimed earnings per GPU-hour in US cents, and
+// GPUClass is a row of the GPU classes of docs/protocol.md: claimed earnings per GPU-hour in US cents, and
 // claimed jobs per hour at a utilisation (percent).
 type GPUClass struct {
 	Name          string `json:"name"`
@@ -15,7 +15,7 @@ type GPUClass struct {
 	UtilPercent   int64  `json:"utilization_percent"`
 }
 
-// Classes is SPEC.md's table. Integers only: cents, percent.
+// Classes is the table of docs/protocol.md. Integers only: cents, percent.
 var Classes = []GPUClass{
 	{"RTX 3080", 40, 80, 45, 89},
 	{"RTX 4090", 80, 160, 73, 85},
@@ -34,7 +34,7 @@ func ClassOf(name string) string {
 	return ""
 }
 
-// Earnings is the estimate for the machine: the sum over GPUs of SPEC.md's claimed range, and
+// Earnings is the estimate for the machine: the sum over GPUs of the claimed range (docs/protocol.md), and
 // a day at the class's claimed utilisation.
 type Earnings struct {
 	Known         bool   `json:"known"`

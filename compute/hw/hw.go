@@ -28,7 +28,7 @@ type Device struct {
 	MIGEnabled   bool `json:"mig_enabled"`
 	TemperatureC int  `json:"temperature_c"`
 	UtilPercent  int  `json:"utilization_percent"`
-	// Class is the SPEC.md GPU class the model name matches, or "".
+	// Class is the GPU class (docs/protocol.md) the model name matches, or "".
 	Class string `json:"class,omitempty"`
 }
 
@@ -225,7 +225,7 @@ func (r Report) Text() string {
 	for _, d := range r.Devices {
 		class := d.Class
 		if class == "" {
-			class = "no SPEC class"
+			class = "no known class"
 		}
 		fmt.Fprintf(&b, "    [%d] %s, %d MiB, compute %d.%d, NVLink links %d, MIG %t, %d °C, %d%% busy (%s)\n",
 			d.Index, d.Name, d.MemoryBytes>>20, d.CCMajor, d.CCMinor, d.NVLinks, d.MIGEnabled, d.TemperatureC, d.UtilPercent, class)

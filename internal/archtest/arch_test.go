@@ -15,7 +15,7 @@ import (
 const module = "github.com/ciro-network/ciro-node"
 
 // allowed lists, for each top-level folder, the top-level folders its non-test code may import.
-// It is the arrow diagram of ARCHITECTURE.md: cmd → node → {consensus, market, p2p, storage,
+// It is the project's arrow diagram: cmd → node → {consensus, market, p2p, storage,
 // chain, compute}; consensus → contracts; market → contracts, compute, storage; simulation →
 // contracts, market. internal/ helpers may be imported by anyone and import no top-level folder.
 // node may also name contracts directly for its types: it reaches it through consensus anyway.
@@ -114,7 +114,7 @@ func TestImportArrows(t *testing.T) {
 		from := topLevel(p.dir)
 		rules, known := allowed[from]
 		if !known {
-			t.Errorf("package %s lives in top-level folder %q, which ARCHITECTURE.md does not name", p.dir, from)
+			t.Errorf("package %s lives in top-level folder %q, which the arrow diagram does not name", p.dir, from)
 			continue
 		}
 		for imp := range p.imports {
@@ -130,7 +130,7 @@ func TestImportArrows(t *testing.T) {
 				ok = ok || r == to
 			}
 			if !ok {
-				t.Errorf("%s imports %s: the arrow %s → %s is not in ARCHITECTURE.md", p.dir, imp, from, to)
+				t.Errorf("%s imports %s: the arrow %s → %s is not in the arrow diagram", p.dir, imp, from, to)
 			}
 		}
 	}
@@ -154,7 +154,7 @@ func TestRulesCatchViolations(t *testing.T) {
 	for _, f := range forbidden {
 		for _, r := range allowed[f[0]] {
 			if r == f[1] {
-				t.Errorf("the rules allow %s → %s, which ARCHITECTURE.md forbids", f[0], f[1])
+				t.Errorf("the rules allow %s → %s, which the arrow diagram forbids", f[0], f[1])
 			}
 		}
 	}

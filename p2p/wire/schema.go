@@ -21,7 +21,7 @@ const (
 	MaxConsensusSize = 1 << 10
 )
 
-// Capability is the 8-bit hardware capability mask of SPEC.md.
+// Capability is the 8-bit hardware capability mask of docs/protocol.md.
 type Capability uint8
 
 // The capability flags. Their bit positions are part of the protocol.
