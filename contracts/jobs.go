@@ -523,18 +523,8 @@ func (x *exec) closeJob(j *Job, status JobStatus, reason string) error {
 	if err := x.settleUnavailable(j); err != nil {
 		return err
 	}
-	for i := range j.Assignments {
-		a := &j.Assignments[i]
-		if a.Status != AssignRunning {
-			continue
-		}
-		a.Status = AssignVoid
-		if err := x.st.kv.Delete(slotKey(prefixDeadline, a.Deadline, j.ID, i)); err != nil {
-			return err
-		}
-		if err := x.releaseCapacity(a.Provider); err != nil {
-			return err
-		}
+	if err := x.voidRunning(j); err != nil {
+		return err
 	}
 	if err := x.unqueueJob(j); err != nil {
 		return err
